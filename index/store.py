@@ -1,0 +1,100 @@
+"""The Chroma collection that holds the chunks, through ``langchain-chroma``.
+
+Persistent by default (a folder, ``Settings.resolved_index_dir``); a ``chroma run`` server when
+``Settings.chroma_host`` is set. Telemetry is off, and Chroma's own default embedding function
+(which downloads a model) is never used: the embeddings always come from ``index.embed``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from index.chunk import CHUNKER_VERSION
+from index.manifest import ChunkingRecord, EmbeddingRecord, Manifest, read_manifest
+from qa.errors import IndexCorruptError, IndexMissingError, QAError
+
+if TYPE_CHECKING:
+    import chromadb
+    from langchain_chroma import Chroma
+    from langchain_core.embeddings import Embeddings
+
+    from qa.settings import Settings
+
+# Cosine distance: with normalised embeddings, relevance = 1 - distance is the cosine similarity.
+COLLECTION_CONFIGURATION: dict[str, Any] = {"hnsw": {"space": "cosine"}}
+
+
+def chunking_record(settings: Settings) -> ChunkingRecord:
+    return ChunkingRecord(splitter=CHUNKER_VERSION, size=settings.chunk_size, overlap=settings.chunk_overlap)
+
+
+def chroma_client(settings: Settings) -> chromadb.ClientAPI:
+    """A Chroma client for the folder or the server named by ``settings``, telemetry off."""
+    os.environ["ANONYMIZED_TELEMETRY"] = "False"
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
+    try:
+        if settings.chroma_host:
+            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        index_dir = settings.resolved_index_dir
+        index_dir.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(index_dir / "chroma"), settings=chroma_settings)
+    except ValueError as error:  # chromadb reports an unreachable server as ValueError
+        raise QAError(
+            f"Cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} ({error}); "
+            "start it with `chroma run --path data/chroma-server` or unset QA_CHROMA_HOST"
+        ) from error
+    except Exception as error:  # a damaged sqlite file or folder surfaces as many kinds of error
+        raise IndexCorruptError(
+            f"Cannot open the Chroma index in {settings.resolved_index_dir} ({type(error).__name__}: {error}); "
+            "run `python -m index build --rebuild`"
+        ) from error
+
+
+def vector_store(settings: Settings, embeddings: Embeddings, client: chromadb.ClientAPI | None = None) -> Chroma:
+    """The LangChain vector store over the project's collection."""
+    from langchain_chroma import Chroma
+
+    return Chroma(
+        collection_name=settings.collection,
+        embedding_function=embeddings,
+        client=client or chroma_client(settings),
+        collection_configuration=COLLECTION_CONFIGURATION,  # type: ignore[arg-type]
+        relevance_score_fn=lambda distance: 1.0 - distance,
+    )
+
+
+@dataclass
+class StoredChunk:
+    """A chunk as read back from the store."""
+
+    id: str
+    text: str
+    metadata: dict[str, Any]
+
+
+def open_index(settings: Settings, embedding: EmbeddingRecord) -> Manifest:
+    """The manifest of a usable index for these settings; raises when missing, corrupt or mismatched."""
+    manifest = read_manifest(settings.resolved_index_dir)
+    manifest.check(embedding, chunking_record(settings))
+    if not manifest.documents:
+        raise IndexMissingError(f"The index in {settings.resolved_index_dir} is empty: run `python -m index build`")
+    return manifest
+
+
+def read_all_chunks(store: Chroma) -> list[StoredChunk]:
+    """Every chunk in the collection, in document and reading order."""
+    try:
+        rows = store.get(include=["documents", "metadatas"])
+    except Exception as error:
+        raise IndexCorruptError(f"Cannot read the chunks back from Chroma ({error}); run `python -m index build --rebuild`") from error
+    chunks = [
+        StoredChunk(id, text, dict(meta or {}))
+        for id, text, meta in zip(rows["ids"], rows["documents"], rows["metadatas"], strict=True)
+    ]
+    chunks.sort(key=lambda c: (str(c.metadata.get("source")), int(c.metadata.get("start", 0))))
+    return chunks
