@@ -1,0 +1,46 @@
+"""The project's exceptions: one base class, one subclass per thing that can go wrong.
+
+Messages say what happened and what to do next. Only the edges (the CLIs and the UI) turn them
+into user-facing text; library code raises them and lets them travel.
+"""
+
+from __future__ import annotations
+
+
+class QAError(Exception):
+    """Base class of every error this project raises on purpose."""
+
+
+class InvalidQuestionError(QAError, ValueError):
+    """The question is empty, blank or too long."""
+
+
+class SeedError(QAError):
+    """A seed file could not be read or decoded."""
+
+
+class NoSeedsError(QAError):
+    """The seeds folder is missing or holds no readable documents."""
+
+
+class IndexMissingError(QAError):
+    """No index has been built yet."""
+
+
+class IndexCorruptError(QAError):
+    """The index or its manifest cannot be read."""
+
+
+class IndexMismatchError(QAError):
+    """The index was built with other settings (embedding model, chunking) than the ones in use."""
+
+
+class EmbeddingModelError(QAError):
+    """The embedding model cannot be found or loaded from its local directory."""
+
+
+class UnknownSourceError(QAError, KeyError):
+    """A document name does not name a document in the index."""
+
+    def __str__(self) -> str:  # KeyError would quote the message otherwise
+        return str(self.args[0]) if self.args else ""

@@ -1,0 +1,248 @@
+"""The default answerer: no LLM, only sentences the sources actually contain.
+
+It splits the retrieved passages into sentences, scores each against the question (embedding
+similarity plus IDF-weighted word coverage, with a small bonus when the sentence holds the kind of
+thing asked for: a number for "how many", a date for "when"), and answers with the best one. When
+other articles give a *different* figure or date for the same question it quotes each of them and
+says that the sources differ. Questions about the articles themselves (author, date, publisher,
+URL, title) are answered from the document metadata and cite the words that state it. When the
+best sentence scores below ``Settings.refusal_threshold`` it refuses.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from index.sentences import split_sentences
+from qa.answer import Draft, DraftSentence, Library, Span
+from qa.followup import Resolved
+from qa.lexical import MONTHS, numbers, terms
+from qa.schema import Passage
+
+MIN_SENTENCE_WORDS = 5
+COSINE_WEIGHT = 0.6  # the rest is lexical coverage
+KIND_BONUS = 0.06
+FOLLOWUP_CONTEXT_WEIGHT = 0.35  # share of a follow-up's score that comes from the resolved query
+SECOND_SOURCE_RATIO = 0.92  # a second article's sentence joins the answer when this close to the best
+CONFLICT_MARGIN = 0.15  # how far below the best a sentence with a different figure may score
+
+_KINDS = {
+    "how_many": re.compile(r"\b(how many|how much|number of|what number|how large|what size|figure)\b", re.I),
+    "when": re.compile(r"\b(when|what date|which date|what year|which year|what month|which month|what day)\b", re.I),
+}
+_DATE_EXPRESSION = re.compile(
+    rf"\b(?:(?:\d{{1,2}}(?:-\d{{1,2}})?\s+)?(?:{'|'.join(m.title() for m in MONTHS)})(?:\s+\d{{1,2}})?(?:,?\s+\d{{4}})?"
+    r"|(?:19|20)\d\d)\b"
+)
+_METADATA = {
+    "author": re.compile(r"\b(who wrote|written by|writer|author|byline|who penned|whose (article|opinion|piece))\b", re.I),
+    "date": re.compile(r"\b(when was (it|the|this)\b.*\b(published|posted|written)|publication date|date of (the )?(article|post|piece)|published on|posted on)\b", re.I),
+    "publisher": re.compile(r"\b(who published|which (outlet|publication|publisher|site|website|newspaper|magazine)|publisher|outlet|appeared (first )?(on|in)|where was (it|the|this)\b.*\bpublished)\b", re.I),
+    "url": re.compile(r"\b(url|web address|web link|link to)\b", re.I),
+}
+_FIELD_WORDS = {
+    "author": "was written by {value}.",
+    "date": "was posted on {value}.",
+    "publisher": "was published by {value}.",
+    "url": "can be read at {value}",
+}
+
+
+def question_kind(question: str) -> str | None:
+    """``'how_many'``, ``'when'`` or ``None``."""
+    return next((kind for kind, pattern in _KINDS.items() if pattern.search(question)), None)
+
+
+def metadata_field(question: str) -> str | None:
+    """The metadata field a question asks about, or ``None`` for a question about the events."""
+    return next((name for name, pattern in _METADATA.items() if pattern.search(question)), None)
+
+
+def values(text: str, kind: str | None) -> frozenset[str]:
+    """What a sentence says for the kind of question: its quantities, or its dates.
+
+    >>> sorted(values("signed in June 2023, not in March", "when"))
+    ['June 2023', 'March']
+    """
+    if kind == "how_many":
+        return frozenset(numbers(text))
+    if kind == "when":
+        return frozenset(re.sub(r"\s+", " ", m.group()).replace(",", "") for m in _DATE_EXPRESSION.finditer(text))
+    return frozenset()
+
+
+def _display(value: str) -> str:
+    return f"{int(value):,}" if value.isdigit() else value
+
+
+@dataclass
+class Candidate:
+    span: Span
+    text: str
+    cosine: float
+    coverage: float
+    bonus: float
+    rank: int
+
+    @property
+    def confidence(self) -> float:
+        """How sure we are the sentence answers: what abstention compares with its threshold."""
+        return COSINE_WEIGHT * self.cosine + (1 - COSINE_WEIGHT) * self.coverage
+
+    @property
+    def score(self) -> float:
+        return self.confidence + self.bonus
+
+
+class ExtractiveAnswerer:
+    """Answers with the source sentences themselves; see the module docstring."""
+
+    name = "extractive"
+
+    def draft(self, question: Resolved, passages: list[Passage], library: Library) -> Draft:
+        if not passages:
+            return Draft(refused=True, reason="No passage matched the question.")
+        field = metadata_field(question.question)
+        if field is not None:
+            return self._metadata_answer(question, field, passages, library)
+        candidates = self._score(question, self._sentences(passages, library), library)
+        if not candidates:
+            return Draft(refused=True, reason="No sentence in the retrieved passages answers it.")
+        candidates.sort(key=lambda c: c.score, reverse=True)
+        best = candidates[0]
+        if best.confidence < library.settings.refusal_threshold:
+            return Draft(refused=True, reason="The closest passages are listed below.")
+        kind = question_kind(question.question)
+        conflict = self._conflict(candidates, kind, library)
+        if conflict is not None:
+            return conflict
+        chosen = [best]
+        for other in candidates[1:]:
+            if other.span.source != best.span.source and other.score >= SECOND_SOURCE_RATIO * best.score:
+                chosen.append(other)
+                break
+        return Draft([DraftSentence(c.text, [c.span]) for c in chosen])
+
+    # --- sentences and their scores
+
+    @staticmethod
+    def _sentences(passages: list[Passage], library: Library) -> list[tuple[Span, str, int]]:
+        seen: set[Span] = set()
+        found = []
+        for passage in passages:
+            text = library.text(passage.source)
+            for start, end in split_sentences(text, passage.start, passage.end):
+                span = Span(passage.source, start, end)
+                sentence = text[start:end]
+                if span in seen or len(sentence.split()) < MIN_SENTENCE_WORDS:
+                    continue
+                seen.add(span)
+                found.append((span, sentence, passage.rank))
+        return found
+
+    @staticmethod
+    def _score(question: Resolved, sentences: list[tuple[Span, str, int]], library: Library) -> list[Candidate]:
+        if not sentences:
+            return []
+        queries = [question.question] + ([question.query] if question.is_followup else [])
+        vectors = library.embed(queries + [s for _, s, _ in sentences])
+        query_vectors, sentence_vectors = vectors[: len(queries)], vectors[len(queries) :]
+        asked = set(terms(question.question))
+        context = set(terms(question.query)) - asked
+        kind = question_kind(question.question)
+        weight = FOLLOWUP_CONTEXT_WEIGHT if question.is_followup else 0.0
+
+        def coverage(wanted: set[str], have: set[str]) -> float:
+            total = sum(library.idf(t) for t in wanted)
+            return sum(library.idf(t) for t in wanted & have) / total if total else 0.0
+
+        candidates = []
+        for (span, sentence, rank), vector in zip(sentences, sentence_vectors, strict=True):
+            cosines = [max(0.0, sum(a * b for a, b in zip(q, vector, strict=True))) for q in query_vectors]
+            have = set(terms(sentence))
+            cosine = (1 - weight) * cosines[0] + weight * cosines[-1]
+            cover = (1 - weight) * coverage(asked, have) + weight * coverage(context, have) if context else coverage(asked, have)
+            bonus = KIND_BONUS if kind and values(sentence, kind) else 0.0
+            candidates.append(Candidate(span, sentence, cosine, cover, bonus, rank))
+        return candidates
+
+    # --- conflicting sources
+
+    @staticmethod
+    def _conflict(candidates: list[Candidate], kind: str | None, library: Library) -> Draft | None:
+        """Quote each article's differing figure or date, and say that they differ."""
+        if kind is None:
+            return None
+        best = candidates[0]
+        picked: list[tuple[Candidate, frozenset[str]]] = []
+        covered: set[str] = set()
+        for candidate in candidates:
+            if candidate.score < best.score - CONFLICT_MARGIN:
+                break
+            found = values(candidate.text, kind)
+            if found and not found <= covered:
+                picked.append((candidate, found))
+                covered |= found
+            if len(picked) == library.settings.max_answer_sentences:
+                break
+        if len(picked) < 2 or len({c.span.source for c, _ in picked}) < 2:
+            return None
+        sentences = [DraftSentence(c.text, [c.span]) for c, _ in picked]
+        listed: list[str] = []
+        spans: list[Span] = []
+        for candidate, found in picked:
+            for value in sorted(found - set(listed), key=lambda v: candidate.text.find(v)):
+                listed.append(value)
+            spans.append(candidate.span)
+        noun = "figures" if kind == "how_many" else "dates"
+        shown = [_display(v) for v in listed]
+        summary = f"The sources give different {noun}: {', '.join(shown[:-1])} and {shown[-1]}."
+        sentences.append(DraftSentence(summary, spans))
+        return Draft(sentences)
+
+    # --- questions about the articles themselves
+
+    @staticmethod
+    def _metadata_answer(question: Resolved, field: str, passages: list[Passage], library: Library) -> Draft:
+        sources = library.sources()
+        described = [" ".join(library.metadata(s).fields().values()) or s for s in sources]
+        vectors = library.embed([question.question, *described])
+        asked = set(terms(question.question))
+        votes = {s: sum(1 / p.rank for p in passages if p.source == s) for s in sources}
+
+        def fit(i: int) -> float:
+            cosine = sum(a * b for a, b in zip(vectors[0], vectors[i + 1], strict=True))
+            named = len(asked & set(terms(described[i]))) / (len(asked) or 1)
+            return cosine + named + 0.2 * votes[sources[i]]
+
+        source = sources[max(range(len(sources)), key=fit)]
+        meta = library.metadata(source)
+        value = getattr(meta, field)
+        if value is None:
+            title = f"“{meta.title}”" if meta.title else source
+            return Draft(refused=True, reason=f"{title} does not state its {field}.")
+        text = library.text(source)
+        start, end = meta.spans.get(field, meta.spans.get("title", (0, 0)))
+        line_start = text.rfind("\n", 0, start) + 1
+        line_end = text.find("\n", end)
+        span = Span(source, line_start, len(text) if line_end < 0 else line_end)
+        shown = value if field != "date" else _long_date(value)
+        return Draft([DraftSentence("The article " + _FIELD_WORDS[field].format(value=shown), [span])])
+
+
+def _long_date(iso: str) -> str:
+    """``2024-07-05`` as ``July 5, 2024``."""
+    year, month, day = (int(part) for part in iso.split("-"))
+    return f"{MONTHS[month - 1].title()} {day}, {year}"
+
+
+def idf_table(documents: list[list[str]]) -> dict[str, float]:
+    """Smoothed inverse document frequency of every term in tokenised ``documents``."""
+    frequency: dict[str, int] = {}
+    for document in documents:
+        for term in set(document):
+            frequency[term] = frequency.get(term, 0) + 1
+    n = len(documents)
+    return {term: math.log((n + 1) / (df + 0.5)) for term, df in frequency.items()}

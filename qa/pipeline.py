@@ -1,0 +1,237 @@
+"""The pipeline: load the index once, then answer questions with cited, verified answers.
+
+    from qa import Pipeline, Settings
+    pipeline = Pipeline(Settings(top_k=8))
+    answer = pipeline.ask("Who reported 12,000 troops?")
+
+Models and the index load lazily, once, on the first question (or :meth:`Pipeline.load`); the
+index is built from the seeds folder first when none exists and ``Settings.auto_build`` is on.
+A pipeline is safe to share between threads (the UI does).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from qa.answer import Answerer, finalize
+from qa.errors import IndexMissingError, InvalidQuestionError, UnknownSourceError
+from qa.extractive import ExtractiveAnswerer, idf_table
+from qa.followup import History, resolve
+from qa.lexical import terms
+from qa.schema import Answer, Passage
+from qa.settings import RetrievalMode, Settings
+from qa.verify import OverlapJudge, SupportJudge
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+    from index.build import BuildReport, Progress
+    from index.manifest import Manifest
+    from index.metadata import DocumentMetadata
+    from qa.retrieve import Retriever
+
+ANSWERERS: dict[str, type] = {"extractive": ExtractiveAnswerer}
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """A seed document as indexed: its exact text and metadata."""
+
+    source: str
+    text: str
+    metadata: DocumentMetadata
+
+
+class Pipeline:
+    """Retrieval, answering and verification over one index. See the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        embeddings: Embeddings | None = None,
+        judge: SupportJudge | None = None,
+        answerers: dict[str, Answerer] | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self._embeddings = embeddings
+        self._judge = judge
+        self._answerers: dict[str, Answerer] = answerers or {name: cls() for name, cls in ANSWERERS.items()}
+        self._lock = threading.RLock()
+        self._vectors: dict[str, list[float]] = {}
+        self._manifest: Manifest | None = None
+        self._retriever: Retriever | None = None
+        self._texts: dict[str, str] = {}
+        self._idf: dict[str, float] = {}
+
+    # --- loading
+
+    @cached_property
+    def embeddings(self) -> Embeddings:
+        if self._embeddings is None:
+            from index.embed import load_embeddings
+
+            self._embeddings = load_embeddings(self.settings.resolved_embedding_model)
+        return self._embeddings
+
+    @property
+    def judge(self) -> SupportJudge:
+        if self._judge is None:
+            self._judge = OverlapJudge(embed=self.embed)
+        return self._judge
+
+    def ensure_index(self, progress: Progress | None = None) -> BuildReport | None:
+        """Build the index when there is none (or it is empty); ``None`` when one is there."""
+        from index.build import build_index
+        from index.manifest import read_manifest
+
+        with self._lock:
+            try:
+                if read_manifest(self.settings.resolved_index_dir).documents:
+                    return None
+            except IndexMissingError:
+                pass
+            report = build_index(self.settings, embeddings=self.embeddings, progress=progress)
+            self._retriever = None
+            return report
+
+    def load(self) -> None:
+        """Open the index, check it matches the settings, and load the retrievers."""
+        with self._lock:
+            if self._retriever is not None:
+                return
+            from index.build import embedding_record
+            from index.store import open_index, read_all_chunks, vector_store
+            from qa.retrieve import Retriever
+
+            if self.settings.auto_build:
+                self.ensure_index()
+            manifest = open_index(self.settings, embedding_record(self.settings))
+            store = vector_store(self.settings, self.embeddings)
+            chunks = read_all_chunks(store)
+            if not chunks:
+                raise IndexMissingError("The index holds no chunks: run `python -m index build --rebuild`")
+            texts = {}
+            for source in manifest.documents:
+                path = self.settings.seeds_dir / source
+                # The seed as indexed; offsets refer to this text. A seed changed since is read as is
+                # only if its hash still matches, otherwise the stored chunks stand alone.
+                texts[source] = path.read_text(encoding="utf-8") if path.is_file() else ""
+            self._idf = idf_table([terms(c.text) for c in chunks])
+            self._texts, self._manifest = texts, manifest
+            self._retriever = Retriever(store, chunks, self.settings)
+
+    @property
+    def retriever(self) -> Retriever:
+        self.load()
+        assert self._retriever is not None
+        return self._retriever
+
+    # --- the Library the answerers read
+
+    def text(self, source: str) -> str:
+        self.load()
+        if source not in self._texts:
+            raise UnknownSourceError(f"No document named {source!r} in the index")
+        return self._texts[source]
+
+    def metadata(self, source: str) -> DocumentMetadata:
+        self.load()
+        assert self._manifest is not None
+        if source not in self._manifest.documents:
+            raise UnknownSourceError(f"No document named {source!r} in the index")
+        return self._manifest.documents[source].metadata
+
+    def sources(self) -> list[str]:
+        """The names of the indexed documents."""
+        self.load()
+        assert self._manifest is not None
+        return sorted(self._manifest.documents)
+
+    def document(self, source: str) -> SourceDocument:
+        """One indexed document, for showing it; ``UnknownSourceError`` for any other name."""
+        return SourceDocument(source, self.text(source), self.metadata(source))
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """Normalised embeddings, cached: answers embed the same sentences again and again."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if missing:
+            for text, vector in zip(missing, self.embeddings.embed_documents(missing), strict=True):
+                self._vectors[text] = vector
+        return [self._vectors[t] for t in texts]
+
+    def idf(self, term: str) -> float:
+        self.load()
+        return self._idf.get(term, max(self._idf.values(), default=1.0))
+
+    @property
+    def answerer_names(self) -> list[str]:
+        return list(self._answerers)
+
+    # --- asking
+
+    def check_question(self, question: str) -> str:
+        """The question stripped; ``InvalidQuestionError`` when empty or too long."""
+        if not isinstance(question, str) or not question.strip():
+            raise InvalidQuestionError("The question is empty: type a question about the articles")
+        question = question.strip()
+        if len(question) > self.settings.max_question_chars:
+            raise InvalidQuestionError(
+                f"The question is {len(question):,} characters long; the limit is "
+                f"{self.settings.max_question_chars:,} (QA_MAX_QUESTION_CHARS)"
+            )
+        return question
+
+    def retrieve(
+        self,
+        question: str,
+        *,
+        top_k: int | None = None,
+        sources: list[str] | None = None,
+        mode: RetrievalMode | None = None,
+    ) -> list[Passage]:
+        """The passages retrieval finds for ``question``, best first."""
+        question = self.check_question(question)
+        if sources:
+            unknown = sorted(set(sources) - set(self.sources()))
+            if unknown:
+                raise UnknownSourceError(f"No documents named {unknown} in the index; known: {self.sources()}")
+        return self.retriever.retrieve(question, top_k=top_k, sources=sources, mode=mode)
+
+    def ask(
+        self,
+        question: str,
+        history: History | None = None,
+        *,
+        top_k: int | None = None,
+        sources: list[str] | None = None,
+        answerer: str | None = None,
+        mode: RetrievalMode | None = None,
+    ) -> Answer:
+        """Answer ``question`` from the sources, with citations; ``history`` holds earlier turns
+        as ``(role, text)`` pairs, role ``"user"`` or ``"assistant"``."""
+        question = self.check_question(question)
+        name = answerer or self.settings.answerer
+        if name not in self._answerers:
+            raise InvalidQuestionError(f"Unknown answerer {name!r}; available: {', '.join(self._answerers)}")
+        resolved = resolve(question, _check_history(history))
+        passages = self.retrieve(resolved.query, top_k=top_k, sources=sources, mode=mode)
+        with self._lock:
+            draft = self._answerers[name].draft(resolved, passages, self)
+        return finalize(
+            question, draft, passages, self, self.judge, answerer=name,
+            resolved_question=resolved.query if resolved.is_followup else None,
+        )
+
+
+def _check_history(history: History | None) -> list[tuple[str, str]]:
+    turns = []
+    for turn in history or []:
+        if not (isinstance(turn, Sequence) and len(turn) == 2 and turn[0] in ("user", "assistant")):
+            raise InvalidQuestionError(f"History turns are (role, text) pairs with role 'user' or 'assistant', not {turn!r}")
+        turns.append((str(turn[0]), str(turn[1] or "")))
+    return turns

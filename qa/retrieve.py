@@ -1,0 +1,171 @@
+"""Find the passages most likely to answer a question: dense (Chroma), BM25, or both fused.
+
+Hybrid retrieval runs both retrievers and fuses their rankings with LangChain's weighted reciprocal
+rank fusion (``EnsembleRetriever.weighted_reciprocal_rank``), then keeps at most
+``max_per_source`` passages from one article while passages from other articles are still in the
+fused list, so that one article cannot crowd out the rest.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+from rank_bm25 import BM25Okapi
+
+from qa.lexical import terms
+from qa.schema import Passage
+
+if TYPE_CHECKING:
+    from langchain_chroma import Chroma
+
+    from index.store import StoredChunk
+    from qa.settings import RetrievalMode, Settings
+
+
+class DenseRetriever(BaseRetriever):
+    """Chroma similarity search; each document's ``metadata['dense_score']`` is its cosine similarity."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    store: Any  # langchain_chroma.Chroma (Any: pydantic cannot validate it)
+    k: int = 20
+    sources: list[str] | None = None
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        where = {"source": {"$in": self.sources}} if self.sources else None
+        # Cosine distance in, cosine similarity out (it may be slightly negative: no warning wanted).
+        hits = self.store.similarity_search_with_score(query, k=self.k, filter=where)
+        for document, distance in hits:
+            document.metadata["dense_score"] = round(1.0 - float(distance), 6)
+            document.metadata["id"] = document.id
+        return [document for document, _ in hits]
+
+
+class BM25Retriever(BaseRetriever):
+    """Okapi BM25 over every chunk, on folded, stemmed content words (``qa.lexical.terms``).
+
+    LangChain's own ``BM25Retriever`` lives in the sunset ``langchain-community`` and returns no
+    scores; this one wraps the same ``rank_bm25`` library and records ``metadata['bm25_score']``.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    documents: list[Document]
+    bm25: Any
+    k: int = 20
+    sources: list[str] | None = None
+
+    @classmethod
+    def from_documents(cls, documents: Sequence[Document], **kwargs: Any) -> BM25Retriever:
+        corpus = [terms(d.page_content) or ["<empty>"] for d in documents]
+        return cls(documents=list(documents), bm25=BM25Okapi(corpus), **kwargs)
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        query_terms = terms(query)
+        if not query_terms:
+            return []
+        scores = self.bm25.get_scores(query_terms)
+        ranked = sorted(range(len(self.documents)), key=lambda i: scores[i], reverse=True)
+        hits = []
+        for i in ranked:
+            document = self.documents[i]
+            if scores[i] <= 0 or (self.sources and document.metadata.get("source") not in self.sources):
+                continue
+            hits.append(Document(page_content=document.page_content, id=document.id,
+                                 metadata={**document.metadata, "bm25_score": float(scores[i])}))
+            if len(hits) == self.k:
+                break
+        return hits
+
+
+def diversify(ranked: list[Document], k: int, max_per_source: int) -> list[Document]:
+    """The first ``k`` of ``ranked``, skipping a source's passages past ``max_per_source``
+    while other sources' passages remain; the skipped ones fill any room left, in order.
+
+    >>> docs = [Document(page_content=str(i), metadata={"source": s}) for i, s in enumerate("aaab")]
+    >>> [d.page_content for d in diversify(docs, 3, 2)]
+    ['0', '1', '3']
+    """
+    chosen: list[Document] = []
+    held: list[Document] = []
+    per_source: Counter[str] = Counter()
+    for document in ranked:
+        source = str(document.metadata.get("source"))
+        if per_source[source] < max_per_source:
+            chosen.append(document)
+            per_source[source] += 1
+        else:
+            held.append(document)
+        if len(chosen) == k:
+            return chosen
+    return chosen + held[: k - len(chosen)]
+
+
+class Retriever:
+    """The project's retrieval, in one of three modes, returning ranked :class:`Passage` objects."""
+
+    def __init__(self, store: Chroma, chunks: list[StoredChunk], settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self.documents = [Document(page_content=c.text, id=c.id, metadata={**c.metadata, "id": c.id}) for c in chunks]
+        self._bm25 = BM25Retriever.from_documents(self.documents)
+
+    def retrieve(
+        self,
+        query: str,
+        *,
+        top_k: int | None = None,
+        sources: list[str] | None = None,
+        mode: RetrievalMode | None = None,
+    ) -> list[Passage]:
+        """The ``top_k`` best passages for ``query``, optionally only from ``sources``."""
+        from langchain_classic.retrievers import EnsembleRetriever
+
+        settings = self.settings
+        k = top_k or settings.top_k
+        mode = mode or settings.retrieval_mode
+        fetch = max(settings.fetch_k, k)
+        dense = DenseRetriever(store=self.store, k=fetch, sources=sources)
+        sparse = self._bm25.model_copy(update={"k": fetch, "sources": sources})
+        lists: list[list[Document]] = []
+        weights: list[float] = []
+        if mode in ("hybrid", "dense"):
+            lists.append(dense.invoke(query))
+            weights.append(settings.dense_weight if mode == "hybrid" else 1.0)
+        if mode in ("hybrid", "bm25"):
+            lists.append(sparse.invoke(query))
+            weights.append(settings.bm25_weight if mode == "hybrid" else 1.0)
+        fusion = EnsembleRetriever(retrievers=[dense, sparse][: len(lists)], weights=weights, c=settings.rrf_c, id_key="id")
+        fused = fusion.weighted_reciprocal_rank(lists)
+        # Fused scores and both retrievers' own scores, whichever list a document came from.
+        scores: dict[str, dict[str, float]] = {}
+        for weight, ranked in zip(weights, lists, strict=True):
+            for rank, document in enumerate(ranked, start=1):
+                entry = scores.setdefault(document.metadata["id"], {"rrf": 0.0})
+                entry["rrf"] += weight / (rank + settings.rrf_c)
+                for key in ("dense_score", "bm25_score"):
+                    if key in document.metadata:
+                        entry[key] = document.metadata[key]
+        chosen = diversify(fused, k, settings.max_per_source) if mode == "hybrid" else fused[:k]
+        return [self._passage(document, rank, scores[document.metadata["id"]]) for rank, document in enumerate(chosen, 1)]
+
+    @staticmethod
+    def _passage(document: Document, rank: int, scores: dict[str, float]) -> Passage:
+        meta = document.metadata
+        return Passage(
+            id=meta["id"],
+            source=meta["source"],
+            title=meta.get("title"),
+            url=meta.get("url"),
+            text=document.page_content,
+            start=int(meta["start"]),
+            end=int(meta["end"]),
+            rank=rank,
+            score=scores["rrf"],
+            dense_score=scores.get("dense_score"),
+            bm25_score=scores.get("bm25_score"),
+        )

@@ -1,0 +1,75 @@
+"""The data that flows out of the pipeline: passages, citations and answers.
+
+Citations are data, not text: an answer's ``[n]`` markers are rendered from ``Citation.n``, and each
+citation carries the exact span of its source file (``start``/``end`` character offsets) so that
+``open(source).read()[start:end] == quote``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Passage(BaseModel):
+    """A retrieved chunk of a source file, with the scores that ranked it."""
+
+    id: str
+    source: str = Field(description="File name under the seeds folder")
+    title: str | None = None
+    url: str | None = None
+    text: str
+    start: int
+    end: int
+    rank: int = Field(description="1-based position after fusion")
+    score: float = Field(description="Fused (reciprocal rank) score; higher is better")
+    dense_score: float | None = Field(default=None, description="Cosine similarity with the question")
+    bm25_score: float | None = None
+
+
+class Citation(BaseModel):
+    """One ``[n]`` marker of an answer and the exact source span behind it."""
+
+    n: int = Field(description="The number shown in the answer's [n] marker")
+    source: str
+    title: str | None = None
+    url: str | None = None
+    quote: str = Field(description="The exact supporting text: the source file's text[start:end]")
+    start: int
+    end: int
+    score: float = Field(description="How well the quote supports the sentence citing it, 0..1")
+    passage_id: str | None = None
+
+
+class AnswerSentence(BaseModel):
+    """One sentence of an answer with the numbers of the citations it carries."""
+
+    text: str = Field(description="The sentence without its [n] markers")
+    citations: list[int] = Field(default_factory=list)
+    support: float = Field(default=0.0, description="Best support score among its citations, 0..1")
+
+
+class Answer(BaseModel):
+    """What ``qa.ask`` returns."""
+
+    question: str
+    text: str = Field(description="The answer with inline [n] markers")
+    citations: list[Citation] = Field(default_factory=list)
+    refused: bool = False
+    grounding: float = Field(default=0.0, ge=0.0, le=1.0)
+    sentences: list[AnswerSentence] = Field(default_factory=list)
+    passages: list[Passage] = Field(default_factory=list, description="What retrieval returned")
+    resolved_question: str | None = Field(default=None, description="The question after follow-up resolution")
+    answerer: str = "extractive"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict of every field."""
+        return self.model_dump(mode="json")
+
+    def citation(self, n: int) -> Citation:
+        """The citation shown as ``[n]``."""
+        for citation in self.citations:
+            if citation.n == n:
+                return citation
+        raise KeyError(n)

