@@ -113,8 +113,9 @@ def line_rule(line: str) -> str | None:
     return None
 
 
-def boilerplate(text: str, title_span: tuple[int, int] | None = None) -> list[Removed]:
-    """Every boilerplate line of ``text``, in order. ``title_span``, when given, is skipped too."""
+def boilerplate(text: str, title: str | None = None) -> list[Removed]:
+    """Every boilerplate line of ``text``, in order. A line that is the ``title`` is skipped too:
+    the title is metadata, shown with every citation, not a sentence to answer with."""
     removed: list[Removed] = []
     seen: set[str] = set()
     lines = _lines(text)
@@ -124,7 +125,7 @@ def boilerplate(text: str, title_span: tuple[int, int] | None = None) -> list[Re
         line = text[start:end]
         key = _normalise(line)
         rule = line_rule(line)
-        if rule is None and title_span == (start, end):
+        if rule is None and title and key == _normalise(title):
             rule = "title"
         if rule is None and key in seen and len(key) > 15:
             rule = "repeat"
@@ -144,9 +145,9 @@ def boilerplate(text: str, title_span: tuple[int, int] | None = None) -> list[Re
     return removed
 
 
-def kept_regions(text: str, title_span: tuple[int, int] | None = None) -> list[tuple[int, int]]:
+def kept_regions(text: str, title: str | None = None) -> list[tuple[int, int]]:
     """Maximal runs of content lines with no boilerplate between them, as ``(start, end)``."""
-    removed = boilerplate(text, title_span)
+    removed = boilerplate(text, title)
     regions: list[tuple[int, int]] = []
     current: tuple[int, int] | None = None
     for start, end in _lines(text):

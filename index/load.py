@@ -67,13 +67,12 @@ def read_seed(path: Path, seeds_dir: Path) -> SeedDocument:
             "re-save it as UTF-8"
         ) from error
     metadata = apply_sidecar(extract_metadata(text), path)
-    title_span = metadata.spans.get("title")
     return SeedDocument(
         source=source,
         text=text,
         sha256=hashlib.sha256(raw).hexdigest(),
         metadata=metadata,
-        regions=kept_regions(text, title_span),
+        regions=kept_regions(text, metadata.title),
     )
 
 
