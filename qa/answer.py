@@ -59,6 +59,8 @@ class Library(Protocol):
 
     def idf(self, term: str) -> float: ...
 
+    def mentions(self, word: str) -> bool: ...
+
 
 class Answerer(Protocol):
     """Drafts an answer from retrieved passages."""

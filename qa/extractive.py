@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from index.sentences import split_sentences
 from qa.answer import Draft, DraftSentence, Library, Span
 from qa.followup import Resolved
-from qa.lexical import MONTHS, numbers, terms
+from qa.lexical import MONTHS, names, numbers, terms
 from qa.schema import Passage
 
 MIN_SENTENCE_WORDS = 5
@@ -26,7 +26,10 @@ COSINE_WEIGHT = 0.6  # the rest is lexical coverage
 KIND_BONUS = 0.06
 FOLLOWUP_CONTEXT_WEIGHT = 0.35  # share of a follow-up's score that comes from the resolved query
 SECOND_SOURCE_RATIO = 0.92  # a second article's sentence joins the answer when this close to the best
-CONFLICT_MARGIN = 0.15  # how far below the best a sentence with a different figure may score
+CONFLICT_MARGIN = 0.15  # how far below the best a sentence with a different figure may score...
+CONFLICT_COSINE_MARGIN = 0.2  # ...or how far below the best its similarity to the question may be
+CONTEXT_DISCOUNT = 0.05  # a sentence read with the one before it ("…at 12,000") scores a little less
+NEIGHBOURS = 1  # sentences read beyond each end of a passage: an answer may sit just outside a chunk
 
 _KINDS = {
     "how_many": re.compile(r"\b(how many|how much|number of|what number|how large|what size|figure)\b", re.I),
@@ -39,7 +42,7 @@ _DATE_EXPRESSION = re.compile(
 _METADATA = {
     "author": re.compile(r"\b(who wrote|written by|writer|author|byline|who penned|whose (article|opinion|piece))\b", re.I),
     "date": re.compile(r"\b(when was (it|the|this)\b.*\b(published|posted|written)|publication date|date of (the )?(article|post|piece)|published on|posted on)\b", re.I),
-    "publisher": re.compile(r"\b(who published|which (outlet|publication|publisher|site|website|newspaper|magazine)|publisher|outlet|appeared (first )?(on|in)|where was (it|the|this)\b.*\bpublished)\b", re.I),
+    "publisher": re.compile(r"\b(who published|first appear|which (outlet|publication|publisher|site|website|newspaper|magazine)|publisher|outlet|appeared (first )?(on|in)|where was (it|the|this)\b.*\bpublished)\b", re.I),
     "url": re.compile(r"\b(url|web address|web link|link to)\b", re.I),
 }
 _FIELD_WORDS = {
@@ -60,14 +63,30 @@ def metadata_field(question: str) -> str | None:
     return next((name for name, pattern in _METADATA.items() if pattern.search(question)), None)
 
 
-def values(text: str, kind: str | None) -> frozenset[str]:
+def values(text: str, kind: str | None, focus: set[str] | None = None) -> frozenset[str]:
     """What a sentence says for the kind of question: its quantities, or its dates.
+
+    With ``focus`` (the question's terms), a quantity counts only when one of the three words after
+    it is a focus term or a name ("3,000 North Korean soldiers"), or when it ends the clause:
+    "12,000 troops" and "the number at 12,000." are about troops, "13,000 containers" is not.
 
     >>> sorted(values("signed in June 2023, not in March", "when"))
     ['June 2023', 'March']
+    >>> sorted(values("3,000 North Korean soldiers and 13,000 containers; the number at 12,000.", "how_many", {"soldier"}))
+    ['12000', '3000']
     """
     if kind == "how_many":
-        return frozenset(numbers(text))
+        found = set()
+        for value in numbers(text):
+            if focus is None:
+                found.add(value)
+                continue
+            for match in re.finditer(rf"(?<![\d,]){re.escape(_display(value))}(?![\d,]\d)|(?<![\d,]){value}(?!\d)", text):
+                after = text[match.end() :]
+                following = " ".join(after.split()[:3])
+                if re.match(r"\s*([.;:!?)]|$)", after) or set(terms(following)) & focus or re.match(r"\s*[A-Z]", after):
+                    found.add(value)
+        return frozenset(found)
     if kind == "when":
         return frozenset(re.sub(r"\s+", " ", m.group()).replace(",", "") for m in _DATE_EXPRESSION.finditer(text))
     return frozenset()
@@ -107,6 +126,10 @@ class ExtractiveAnswerer:
         field = metadata_field(question.question)
         if field is not None:
             return self._metadata_answer(question, field, passages, library)
+        unknown = [w for w in sorted(names(question.question) | numbers(question.question)) if not library.mentions(w)]
+        if unknown:
+            shown = ", ".join(w.title() if not w.isdigit() else _display(w) for w in unknown)
+            return Draft(refused=True, reason=f"The articles never mention {shown}.")
         candidates = self._score(question, self._sentences(passages, library), library)
         if not candidates:
             return Draft(refused=True, reason="No sentence in the retrieved passages answers it.")
@@ -115,7 +138,7 @@ class ExtractiveAnswerer:
         if best.confidence < library.settings.refusal_threshold:
             return Draft(refused=True, reason="The closest passages are listed below.")
         kind = question_kind(question.question)
-        conflict = self._conflict(candidates, kind, library)
+        conflict = self._conflict(candidates, kind, set(terms(question.query)), library)
         if conflict is not None:
             return conflict
         chosen = [best]
@@ -128,29 +151,44 @@ class ExtractiveAnswerer:
     # --- sentences and their scores
 
     @staticmethod
-    def _sentences(passages: list[Passage], library: Library) -> list[tuple[Span, str, int]]:
+    def _sentences(passages: list[Passage], library: Library) -> list[tuple[Span, str, str, int]]:
+        """``(span, sentence, previous sentence, passage rank)`` for the passages' sentences and
+        ``NEIGHBOURS`` more on each side, within the document's paragraphs."""
         seen: set[Span] = set()
         found = []
         for passage in passages:
             text = library.text(passage.source)
-            for start, end in split_sentences(text, passage.start, passage.end):
+            paragraph_start = text.rfind("\n", 0, passage.start) + 1
+            paragraph_end = text.find("\n", passage.end)
+            spans = split_sentences(text, paragraph_start, len(text) if paragraph_end < 0 else paragraph_end)
+            inside = [i for i, (a, b) in enumerate(spans) if passage.start <= a and b <= passage.end]
+            if not inside:
+                continue
+            chosen = range(max(0, inside[0] - NEIGHBOURS), min(len(spans), inside[-1] + NEIGHBOURS + 1))
+            for i in chosen:
+                start, end = spans[i]
                 span = Span(passage.source, start, end)
                 sentence = text[start:end]
                 if span in seen or len(sentence.split()) < MIN_SENTENCE_WORDS:
                     continue
                 seen.add(span)
-                found.append((span, sentence, passage.rank))
+                previous = text[spans[i - 1][0] : spans[i - 1][1]] if i > 0 else ""
+                found.append((span, sentence, previous, passage.rank))
         return found
 
     @staticmethod
-    def _score(question: Resolved, sentences: list[tuple[Span, str, int]], library: Library) -> list[Candidate]:
+    def _score(question: Resolved, sentences: list[tuple[Span, str, str, int]], library: Library) -> list[Candidate]:
         if not sentences:
             return []
         queries = [question.question] + ([question.query] if question.is_followup else [])
-        vectors = library.embed(queries + [s for _, s, _ in sentences])
-        query_vectors, sentence_vectors = vectors[: len(queries)], vectors[len(queries) :]
+        texts = [s for _, s, _, _ in sentences]
+        in_context = [f"{p} {s}" if p else s for _, s, p, _ in sentences]
+        vectors = library.embed(queries + texts + in_context)
+        query_vectors = vectors[: len(queries)]
+        own, contextual = vectors[len(queries) : len(queries) + len(texts)], vectors[len(queries) + len(texts) :]
         asked = set(terms(question.question))
         context = set(terms(question.query)) - asked
+        focus = asked | context
         kind = question_kind(question.question)
         weight = FOLLOWUP_CONTEXT_WEIGHT if question.is_followup else 0.0
 
@@ -158,20 +196,24 @@ class ExtractiveAnswerer:
             total = sum(library.idf(t) for t in wanted)
             return sum(library.idf(t) for t in wanted & have) / total if total else 0.0
 
+        def cosines(vector: list[float]) -> list[float]:
+            return [max(0.0, sum(a * b for a, b in zip(q, vector, strict=True))) for q in query_vectors]
+
         candidates = []
-        for (span, sentence, rank), vector in zip(sentences, sentence_vectors, strict=True):
-            cosines = [max(0.0, sum(a * b for a, b in zip(q, vector, strict=True))) for q in query_vectors]
+        for (span, sentence, previous, rank), vector, context_vector in zip(sentences, own, contextual, strict=True):
+            alone, with_previous = cosines(vector), cosines(context_vector)
+            cosines_ = [max(a, b - CONTEXT_DISCOUNT) for a, b in zip(alone, with_previous, strict=True)]
             have = set(terms(sentence))
-            cosine = (1 - weight) * cosines[0] + weight * cosines[-1]
+            cosine = (1 - weight) * cosines_[0] + weight * cosines_[-1]
             cover = (1 - weight) * coverage(asked, have) + weight * coverage(context, have) if context else coverage(asked, have)
-            bonus = KIND_BONUS if kind and values(sentence, kind) else 0.0
+            bonus = KIND_BONUS if kind and values(sentence, kind, focus) else 0.0
             candidates.append(Candidate(span, sentence, cosine, cover, bonus, rank))
         return candidates
 
     # --- conflicting sources
 
     @staticmethod
-    def _conflict(candidates: list[Candidate], kind: str | None, library: Library) -> Draft | None:
+    def _conflict(candidates: list[Candidate], kind: str | None, focus: set[str], library: Library) -> Draft | None:
         """Quote each article's differing figure or date, and say that they differ."""
         if kind is None:
             return None
@@ -179,13 +221,14 @@ class ExtractiveAnswerer:
         picked: list[tuple[Candidate, frozenset[str]]] = []
         covered: set[str] = set()
         for candidate in candidates:
-            if candidate.score < best.score - CONFLICT_MARGIN:
-                break
-            found = values(candidate.text, kind)
+            close = candidate.score >= best.score - CONFLICT_MARGIN
+            if not close and candidate.cosine < best.cosine - CONFLICT_COSINE_MARGIN:
+                continue
+            found = values(candidate.text, kind, focus)
             if found and not found <= covered:
                 picked.append((candidate, found))
                 covered |= found
-            if len(picked) == library.settings.max_answer_sentences:
+            if len(picked) > library.settings.max_answer_sentences:
                 break
         if len(picked) < 2 or len({c.span.source for c, _ in picked}) < 2:
             return None

@@ -11,6 +11,7 @@ A pipeline is safe to share between threads (the UI does).
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from qa.answer import Answerer, finalize
 from qa.errors import IndexMissingError, InvalidQuestionError, UnknownSourceError
 from qa.extractive import ExtractiveAnswerer, idf_table
 from qa.followup import History, resolve
-from qa.lexical import terms
+from qa.lexical import fold, terms
 from qa.schema import Answer, Passage
 from qa.settings import RetrievalMode, Settings
 from qa.verify import OverlapJudge, SupportJudge
@@ -67,6 +68,7 @@ class Pipeline:
         self._retriever: Retriever | None = None
         self._texts: dict[str, str] = {}
         self._idf: dict[str, float] = {}
+        self._folded: str | None = None
 
     # --- loading
 
@@ -167,6 +169,14 @@ class Pipeline:
     def idf(self, term: str) -> float:
         self.load()
         return self._idf.get(term, max(self._idf.values(), default=1.0))
+
+    def mentions(self, word: str) -> bool:
+        """Whether any indexed document contains ``word`` (folded; ``12000`` matches ``12,000``)."""
+        self.load()
+        if self._folded is None:
+            self._folded = fold(" ".join(self._texts.values())).replace(",", "").replace(".", "")
+        needle = fold(word).replace(",", "").replace(".", "")
+        return re.search(rf"(?<![\w]){re.escape(needle)}", self._folded) is not None
 
     @property
     def answerer_names(self) -> list[str]:
