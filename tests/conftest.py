@@ -55,6 +55,7 @@ def make_settings(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
     def make(**overrides: object) -> Settings:
         seeds = tmp_path / "seeds"
         seeds.mkdir(exist_ok=True)
-        return Settings(seeds_dir=seeds, data_dir=tmp_path / "data", _env_file=None, **overrides)  # type: ignore[call-arg]
+        values: dict[str, object] = {"seeds_dir": seeds, "data_dir": tmp_path / "data", **overrides}
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
 
     yield make

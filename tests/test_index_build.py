@@ -1,0 +1,119 @@
+"""Incremental builds, manifest checks and bad input, on small made-up seeds with the real model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from index.build import build_index, embedding_record
+from index.manifest import read_manifest
+from index.store import chroma_client, open_index
+from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, NoSeedsError
+from qa.pipeline import Pipeline
+
+pytestmark = pytest.mark.slow
+
+ALPHA = "Alpha Report\nThe alpha convoy carried 40 trucks to the border. Officials confirmed the convoy arrived.\n"
+BETA = "Beta Report\nThe beta battalion trained for six weeks near the coast. It then moved north.\n"
+GAMMA = "Gamma Report\nGamma engineers repaired two bridges in the valley. The work took a month.\n"
+
+
+def count(settings) -> int:  # type: ignore[no-untyped-def]
+    return chroma_client(settings).get_collection(settings.collection).count()
+
+
+def test_incremental_build_adds_changes_and_deletes(make_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings()
+    (settings.seeds_dir / "alpha.txt").write_text(ALPHA, encoding="utf-8")
+    (settings.seeds_dir / "beta.md").write_text(BETA, encoding="utf-8")
+    first = build_index(settings, embeddings=embeddings)
+    assert sorted(first.added) == ["alpha.txt", "beta.md"] and first.chunks_embedded == count(settings) > 0
+
+    again = build_index(settings, embeddings=embeddings)
+    assert again.unchanged == ["alpha.txt", "beta.md"] and again.chunks_embedded == 0
+
+    (settings.seeds_dir / "gamma.txt").write_text(GAMMA, encoding="utf-8")
+    (settings.seeds_dir / "beta.md").write_text(BETA.replace("six", "nine"), encoding="utf-8")
+    (settings.seeds_dir / "alpha.txt").unlink()
+    changed = build_index(settings, embeddings=embeddings)
+    assert (changed.added, changed.updated, changed.removed) == (["gamma.txt"], ["beta.md"], ["alpha.txt"])
+
+    manifest = read_manifest(settings.resolved_index_dir)
+    assert sorted(manifest.documents) == ["beta.md", "gamma.txt"]
+    assert count(settings) == sum(len(r.chunk_ids) for r in manifest.documents.values())
+    texts = chroma_client(settings).get_collection(settings.collection).get()["documents"]
+    assert any("nine weeks" in t for t in texts) and not any("six weeks" in t or "alpha" in t for t in texts)
+
+
+def test_unreadable_seed_is_reported_and_the_rest_index(make_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings()
+    (settings.seeds_dir / "alpha.txt").write_text(ALPHA, encoding="utf-8")
+    (settings.seeds_dir / "latin1.txt").write_bytes("Caf\xe9 report.".encode("latin-1"))
+    (settings.seeds_dir / "notes.pdf").write_bytes(b"%PDF-1.4")
+    report = build_index(settings, embeddings=embeddings)
+    assert report.added == ["alpha.txt"]
+    assert len(report.errors) == 1 and "latin1.txt: not valid UTF-8" in report.errors[0]
+    assert report.skipped == ["notes.pdf"]
+
+
+def test_a_seed_that_turns_unreadable_keeps_its_indexed_chunks(make_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings()
+    (settings.seeds_dir / "alpha.txt").write_text(ALPHA, encoding="utf-8")
+    build_index(settings, embeddings=embeddings)
+    before = count(settings)
+    (settings.seeds_dir / "alpha.txt").write_bytes(b"\xff\xfe broken")
+    report = build_index(settings, embeddings=embeddings)
+    assert report.removed == [] and count(settings) == before
+
+
+def test_empty_or_missing_seeds_folder(make_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(NoSeedsError, match="No .txt or .md files"):
+        build_index(make_settings())
+    shutil.rmtree(tmp_path / "seeds")
+    with pytest.raises(NoSeedsError, match="does not exist"):
+        build_index(make_settings(seeds_dir=tmp_path / "nowhere"))
+
+
+def test_other_chunk_settings_or_model_are_refused_with_the_rebuild_command(make_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings()
+    (settings.seeds_dir / "alpha.txt").write_text(ALPHA, encoding="utf-8")
+    build_index(settings, embeddings=embeddings)
+    other = settings.model_copy(update={"chunk_size": 300, "chunk_overlap": 50})
+    with pytest.raises(IndexMismatchError, match=r"chunks of 600 chars.*python -m index build --rebuild"):
+        open_index(other, embedding_record(other))
+    with pytest.raises(IndexMismatchError):
+        Pipeline(other, embeddings=embeddings).ask("How many trucks?")
+    with pytest.raises(IndexMismatchError):
+        build_index(other, embeddings=embeddings)
+    assert build_index(other, embeddings=embeddings, rebuild=True).added == ["alpha.txt"]
+
+    # Another model: same files under another name and with other weights are another model.
+    manifest_file = settings.resolved_index_dir / "manifest.json"
+    data = json.loads(manifest_file.read_text())
+    data["embedding"]["id"] = "some-other-model@000000000000"
+    manifest_file.write_text(json.dumps(data))
+    with pytest.raises(IndexMismatchError, match="built with embedding model some-other-model"):
+        Pipeline(other, embeddings=embeddings).ask("How many trucks?")
+
+
+def test_missing_and_corrupt_index(make_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings(auto_build=False)
+    (settings.seeds_dir / "alpha.txt").write_text(ALPHA, encoding="utf-8")
+    with pytest.raises(IndexMissingError, match="python -m index build"):
+        Pipeline(settings, embeddings=embeddings).ask("How many trucks?")
+    build_index(settings, embeddings=embeddings)
+    (settings.resolved_index_dir / "manifest.json").write_text("{ not json")
+    with pytest.raises(IndexCorruptError, match="--rebuild"):
+        Pipeline(settings, embeddings=embeddings).ask("How many trucks?")
+    assert build_index(settings, embeddings=embeddings, rebuild=True).added == ["alpha.txt"]
+    answer = Pipeline(settings, embeddings=embeddings).ask("How many trucks did the alpha convoy carry?")
+    assert "40 trucks" in answer.text
+
+
+def test_first_question_builds_a_missing_index(make_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings()
+    (settings.seeds_dir / "beta.md").write_text(BETA, encoding="utf-8")
+    answer = Pipeline(settings, embeddings=embeddings).ask("How long did the beta battalion train?")
+    assert "six weeks" in answer.text and answer.citations[0].source == "beta.md"

@@ -1,0 +1,147 @@
+"""Answers over the real index of the five seeds: citations, conflicts, abstention, follow-ups,
+retrieval quality and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from qa.errors import InvalidQuestionError, UnknownSourceError
+from qa.lexical import fold
+from qa.pipeline import Pipeline
+from qa.settings import PROJECT_ROOT
+from tests.conftest import DATA
+
+pytestmark = pytest.mark.slow
+EXAMPLE_SOURCE = "001_8ecca554f728260b.txt"
+
+
+def test_example_question_cites_the_sentence_that_says_so(pipeline: Pipeline) -> None:
+    answer = pipeline.ask("Who reported 12,000 troops?")
+    assert not answer.refused and "Ukrainian intelligence" in answer.text
+    first = answer.citations[0]
+    assert "[1]" in answer.text and first.n == 1 and first.source == EXAMPLE_SOURCE
+    assert first.quote == "Ukrainian intelligence places the number at 12,000."
+    original = (pipeline.settings.seeds_dir / EXAMPLE_SOURCE).read_text(encoding="utf-8")
+    assert original[first.start : first.end] == first.quote
+    assert first.score >= pipeline.judge.threshold and 0 < answer.grounding <= 1
+    json.dumps(answer.to_dict())  # serialisable as is
+
+
+def test_every_citation_is_an_exact_span_of_its_source(pipeline: Pipeline) -> None:
+    for question in ("How many North Korean troops have been sent to Russia?", "What is Kursk?", "Who is Kim Yong-hyun?"):
+        answer = pipeline.ask(question)
+        for citation in answer.citations:
+            assert pipeline.text(citation.source)[citation.start : citation.end] == citation.quote
+            assert f"[{citation.n}]" in answer.text
+
+
+def test_conflicting_troop_numbers_are_each_cited_and_flagged(pipeline: Pipeline) -> None:
+    answer = pipeline.ask("How many North Korean troops have been sent to Russia?")
+    text = answer.text.replace(",", "")
+    assert {"3000", "10000", "12000", "11000"} <= {n for n in ("3000", "10000", "11000", "12000") if n in text}
+    assert "The sources give different figures" in answer.text
+    assert len({c.source for c in answer.citations}) >= 3
+
+
+def test_conflicting_treaty_dates_are_both_reported(pipeline: Pipeline) -> None:
+    answer = pipeline.ask("When did Russia and North Korea sign their mutual defense treaty?")
+    assert "June 2023" in answer.text and "different dates" in answer.text
+    assert len({c.source for c in answer.citations}) >= 2
+
+
+@pytest.mark.parametrize(
+    "question,expected,source",
+    [
+        ("Who wrote the article about the rumor of North Korean troops in Ukraine?", "Hal Brands", "000_bb27b04e273cb384.txt"),
+        ("When was the article by Hal Brands posted?", "July 5, 2024", "000_bb27b04e273cb384.txt"),
+        ("Who published Paul Poast's article on Russia's North Korea gambit?", "World Politics Review", "002_53706ec53348a28c.txt"),
+    ],
+)
+def test_questions_about_the_articles_use_their_metadata(pipeline: Pipeline, question: str, expected: str, source: str) -> None:
+    answer = pipeline.ask(question)
+    assert expected in answer.text
+    assert answer.citations[0].source == source
+    assert pipeline.text(source)[answer.citations[0].start : answer.citations[0].end] == answer.citations[0].quote
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the best recipe for lasagna?",  # far
+        "How many moons does Jupiter have?",  # far
+        "What did Emmanuel Macron say about the North Korean troops?",  # near: never mentioned
+        "Who reported 15,000 North Korean troops in Russia?",  # near: a figure no article gives
+    ],
+)
+def test_abstains_when_the_sources_do_not_say(pipeline: Pipeline, question: str) -> None:
+    answer = pipeline.ask(question)
+    assert answer.refused and answer.text.startswith("The sources do not say")
+    assert answer.citations == [] and answer.passages  # the closest passages are still listed
+
+
+def test_follow_up_is_resolved_against_the_conversation(pipeline: Pipeline) -> None:
+    first = pipeline.ask("Who reported 12,000 troops?")
+    history = [("user", "Who reported 12,000 troops?"), ("assistant", first.text)]
+    follow = pipeline.ask("And how many did U.S. intelligence say?", history=history)
+    assert "3,000" in follow.text and not follow.refused
+    assert follow.resolved_question and "12,000" in follow.resolved_question
+    alone = pipeline.ask("And how many did U.S. intelligence say?")
+    assert alone.resolved_question is None
+
+
+def test_source_filter_and_diversity(pipeline: Pipeline) -> None:
+    only = pipeline.retrieve("North Korean troops in Russia", sources=["003_723e4cc2753bc6ea.txt"])
+    assert only and {p.source for p in only} == {"003_723e4cc2753bc6ea.txt"}
+    mixed = pipeline.retrieve("North Korean troops in Russia", top_k=6)
+    assert max(sum(p.source == s for p in mixed) for s in {p.source for p in mixed}) <= pipeline.settings.max_per_source
+    with pytest.raises(UnknownSourceError):
+        pipeline.retrieve("troops", sources=["../../etc/passwd"])
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t ", "x" * 20_000])
+def test_bad_questions_get_a_clear_error(pipeline: Pipeline, question: str) -> None:
+    with pytest.raises(InvalidQuestionError, match="empty|characters long"):
+        pipeline.ask(question)
+
+
+def test_bad_history_gets_a_clear_error(pipeline: Pipeline) -> None:
+    with pytest.raises(InvalidQuestionError, match="History turns"):
+        pipeline.ask("And then?", history=[("robot", "hi")])  # type: ignore[list-item]
+
+
+def _recall_at(pipeline: Pipeline, mode: str, k: int) -> float:
+    rows = [json.loads(line) for line in (DATA / "dev_questions.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if r["answerable"] and r["quotes"] and not r.get("history")]
+    hits = 0
+    for row in rows:
+        passages = pipeline.retrieve(row["question"], top_k=k, mode=mode)  # type: ignore[arg-type]
+        texts = [fold(" ".join(p.text.split())) for p in passages]
+        hits += any(fold(" ".join(q.split())) in t for q in row["quotes"] for t in texts)
+    return hits / len(rows)
+
+
+def test_hybrid_recall_at_5_beats_dense_and_bm25(pipeline: Pipeline) -> None:
+    recall = {mode: _recall_at(pipeline, mode, 5) for mode in ("hybrid", "dense", "bm25")}
+    print(f"recall@5 on the development set: {recall}")
+    assert recall["hybrid"] >= recall["dense"] and recall["hybrid"] >= recall["bm25"]
+    assert recall["hybrid"] > min(recall["dense"], recall["bm25"])
+
+
+def test_cli_prints_answer_and_sources_and_fails_cleanly(seeds_settings) -> None:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "QA_SEEDS_DIR": str(seeds_settings.seeds_dir), "QA_DATA_DIR": str(seeds_settings.data_dir)}
+    run = subprocess.run([sys.executable, "-m", "qa", "ask", "Who reported 12,000 troops?"],
+                         capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "Ukrainian intelligence" in run.stdout and EXAMPLE_SOURCE in run.stdout and "[1]" in run.stdout
+    as_json = subprocess.run([sys.executable, "-m", "qa", "ask", "--json", "Who reported 12,000 troops?"],
+                             capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
+    assert json.loads(as_json.stdout)["citations"][0]["source"] == EXAMPLE_SOURCE
+    empty = subprocess.run([sys.executable, "-m", "qa", "ask", "  "], capture_output=True, text=True, env=env,
+                           cwd=PROJECT_ROOT, timeout=300)
+    assert empty.returncode == 1 and empty.stderr.strip().startswith("error: The question is empty")
+    assert "Traceback" not in empty.stderr
