@@ -1,0 +1,675 @@
+"""The chat UI: ask questions about the articles in the browser and get cited answers.
+
+    python app.py                          # http://127.0.0.1:7860
+    python app.py --port 8080              # or GRADIO_SERVER_PORT=8080; --host / GRADIO_SERVER_NAME
+    QA_DATA_DIR=/tmp/qa python app.py      # any ``QA_`` setting (see qa/settings.py) applies
+
+What it does: a Gradio chat whose answers stream in, with their ``[n]`` markers rendered as links and
+a source list under each answer; a document view at ``/doc/{source}?start=..&end=..`` that shows an
+indexed document, HTML-escaped, with the cited span highlighted; a background build of the index on
+first start, with its progress on the page. What it does not do: answer. Every answer comes from
+:meth:`qa.pipeline.Pipeline.ask`; this module only renders it.
+
+Gradio's API stays on. ``/ask`` returns the whole answer as JSON (``Answer.to_dict()``):
+
+    from gradio_client import Client
+    client = Client("http://127.0.0.1:7860/")
+    print(client.predict("Who reported 12,000 troops?", api_name="/ask")["text"])
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+from qa.errors import InvalidQuestionError, QAError, UnknownSourceError
+
+if TYPE_CHECKING:
+    import gradio as gr
+    from fastapi import FastAPI
+
+    from index.metadata import DocumentMetadata
+    from qa.pipeline import Pipeline, SourceDocument
+    from qa.schema import Answer, Citation, Passage
+    from qa.settings import Settings
+
+log = logging.getLogger("app")
+
+EXAMPLES = [
+    "Who reported 12,000 troops?",
+    "What did Kremlin spokesman Dmitry Peskov call the reports of North Korean troops?",
+    "Near which city were North Korean officers killed on October 3?",
+    "What has North Korea given Russia for use in Ukraine?",
+    "Who wrote 'Rumor of North Korea Troops in Ukraine Shows Threat to the West'?",
+]
+DOC_ROUTE = "doc"  # the document view lives at /doc/{source}; links to it are relative to the page
+STREAM_WORDS = 2  # words added per streamed update
+STREAM_DELAY = 0.03  # seconds between streamed updates
+SNIPPET_CHARS = 280
+DEFAULT_PORT = 7860
+DEFAULT_HOST = "127.0.0.1"
+
+Turns = list[list[str]]  # the conversation as the pipeline reads it: [["user", text], ["assistant", text]]
+Messages = list[dict[str, str]]  # the Chatbot's value: [{"role": "user", "content": html}, ...]
+
+
+# --- the index: built in the background on first start, its progress shown on the page
+
+
+@dataclass
+class IndexStatus:
+    """Where the index stands: ``building`` (with progress), ``ready`` or ``failed`` (with a message)."""
+
+    state: str = "starting"
+    done: int = 0
+    total: int = 0
+    source: str = ""
+    message: str = ""
+    _finished: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready"
+
+    @property
+    def failed(self) -> bool:
+        return self.state == "failed"
+
+    def progress(self, done: int, total: int, source: str) -> None:
+        """The build's progress callback: ``(chunks embedded, chunks to embed, document)``."""
+        if source != self.source:
+            log.info("Building the index: %d of %d chunks embedded (%s)", done, total, source)
+        self.state, self.done, self.total, self.source = "building", done, total, source
+
+    def finish(self, message: str) -> None:
+        self.state, self.message = "ready", message
+        self._finished.set()
+
+    def fail(self, message: str) -> None:
+        self.state, self.message = "failed", message
+        self._finished.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the index is ready or has failed; ``True`` when ready."""
+        self._finished.wait(timeout)
+        return self.ready
+
+    def describe(self) -> str:
+        """One line for the page, e.g. ``Building the index: 26 of 73 passages embedded (001.txt)…``."""
+        if self.ready or self.failed:
+            return self.message
+        if self.state == "building" and self.total:
+            return (
+                f"Building the index: {self.done} of {self.total} passages embedded "
+                f"({self.source})… Questions will be answered when it is done."
+            )
+        return "Opening the index (it is built from the seeds folder on first start)…"
+
+
+def prepare_index(pipeline: Pipeline, status: IndexStatus) -> None:
+    """Build the index if there is none (unless ``QA_AUTO_BUILD`` is off), open it, and record the
+    outcome in ``status``."""
+    try:
+        if pipeline.settings.auto_build:
+            report = pipeline.ensure_index(progress=status.progress)
+            if report is not None:
+                log.info("Index built: %s", report.summary())
+        pipeline.load()
+        sources = pipeline.sources()
+        status.finish(f"Ready: {len(sources)} articles indexed.")
+    except QAError as error:
+        log.error("%s", error)
+        status.fail(str(error))
+    except Exception as error:  # the page must show a message, not hang on "building"
+        log.exception("Opening the index failed")
+        status.fail(f"Opening the index failed ({type(error).__name__}: {error}); see the server log.")
+
+
+def start_index(pipeline: Pipeline, status: IndexStatus) -> threading.Thread:
+    """Run :func:`prepare_index` in a daemon thread, so the page is up while the index builds."""
+    thread = threading.Thread(target=prepare_index, args=(pipeline, status), name="index", daemon=True)
+    thread.start()
+    return thread
+
+
+# --- rendering answers as HTML for the Chatbot (every text from a document or user is escaped)
+
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def esc(text: str) -> str:
+    """HTML-escaped text with its whitespace runs collapsed: ``'a <b>\\n c'`` → ``'a &lt;b&gt; c'``."""
+    return html.escape(" ".join(text.split()), quote=True)
+
+
+def doc_href(source: str, start: int | None = None, end: int | None = None) -> str:
+    """The document view's link, relative to the page.
+
+    >>> doc_href("001 a.txt", 673, 724)
+    'doc/001%20a.txt?start=673&end=724#cited'
+    """
+    href = f"{DOC_ROUTE}/{quote(source, safe='/')}"
+    if start is not None and end is not None:
+        href += f"?start={start}&end={end}#cited"
+    return href
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is an http(s) address, else ``None`` (no ``javascript:`` links)."""
+    if url and urlsplit(url).scheme in ("http", "https"):
+        return url
+    return None
+
+
+def link(href: str, text: str, cls: str, title: str | None = None) -> str:
+    """An anchor that opens in a new tab; ``href`` and ``title`` are escaped, ``text`` is HTML."""
+    hint = f' title="{html.escape(title, quote=True)}"' if title else ""
+    return (
+        f'<a class="{cls}" href="{html.escape(href, quote=True)}" target="_blank" '
+        f'rel="noopener noreferrer"{hint}>{text}</a>'
+    )
+
+
+def link_markers(text: str, citations: Sequence[Citation]) -> str:
+    """The answer text escaped, each ``[n]`` a link to the cited span in the document view.
+
+    ``"A <b> [1]."`` → ``'A &lt;b&gt; <a class="qa-cite" href="doc/a.txt?start=0&amp;end=2#cited"
+    …>[1]</a>.'``; an ``[n]`` with no citation ``n`` stays text.
+    """
+    by_n = {c.n: c for c in citations}
+    parts: list[str] = []
+    last = 0
+    for match in _MARKER.finditer(text):
+        parts.append(esc_keep_spaces(text[last : match.start()]))
+        citation = by_n.get(int(match.group(1)))
+        if citation is None:
+            parts.append(html.escape(match.group(0)))
+        else:
+            href = doc_href(citation.source, citation.start, citation.end)
+            parts.append(link(href, f"[{citation.n}]", "qa-cite", title=citation.quote))
+        last = match.end()
+    parts.append(esc_keep_spaces(text[last:]))
+    return "".join(parts)
+
+
+def esc_keep_spaces(text: str) -> str:
+    """Like :func:`esc` but keeping a leading or trailing space, for pieces of a sentence."""
+    lead = " " if text[:1].isspace() else ""
+    trail = " " if text[-1:].isspace() and text.strip() else ""
+    return lead + esc(text) + trail
+
+
+def byline(meta: DocumentMetadata | None) -> str:
+    """``'Bloomberg Opinion · Hal Brands · 2024-07-05'`` from what the metadata knows."""
+    if meta is None:
+        return ""
+    return " · ".join(part for part in (meta.publisher, meta.author, meta.date) if part)
+
+
+def source_links(source: str, start: int, end: int, url: str | None) -> str:
+    """The two links of a source: the local document view and, where known, the original article."""
+    links = [link(doc_href(source, start, end), "view in document", "qa-doc-link")]
+    if original := safe_url(url):
+        links.append(link(original, "original article ↗", "qa-url"))
+    return " · ".join(links)
+
+
+def render_citation(citation: Citation, meta: DocumentMetadata | None) -> str:
+    """One entry of an answer's source list."""
+    title = citation.title or (meta.title if meta else None) or citation.source
+    url = citation.url or (meta.url if meta else None)
+    return (
+        f'<div class="qa-source"><span class="qa-n">[{citation.n}]</span> '
+        f'<span class="qa-title">{esc(title)}</span> <span class="qa-by">{esc(byline(meta))}</span>'
+        f'<div class="qa-quote">{esc(citation.quote)}</div>'
+        f'<span class="qa-score">support {citation.score:.2f}</span> · '
+        f"{source_links(citation.source, citation.start, citation.end, url)}</div>"
+    )
+
+
+def render_passage(passage: Passage, meta: DocumentMetadata | None) -> str:
+    """One retrieved passage: title, snippet, retrieval scores and links."""
+    title = passage.title or (meta.title if meta else None) or passage.source
+    url = passage.url or (meta.url if meta else None)
+    snippet = " ".join(passage.text.split())
+    if len(snippet) > SNIPPET_CHARS:
+        snippet = snippet[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
+    scores = [f"score {passage.score:.4f}"]
+    if passage.dense_score is not None:
+        scores.append(f"dense {passage.dense_score:.3f}")
+    if passage.bm25_score is not None:
+        scores.append(f"bm25 {passage.bm25_score:.2f}")
+    return (
+        f'<div class="qa-source"><span class="qa-n">#{passage.rank}</span> '
+        f'<span class="qa-title">{esc(title)}</span> <span class="qa-by">{esc(byline(meta))}</span>'
+        f'<div class="qa-quote">{esc(snippet)}</div>'
+        f'<span class="qa-score">{" · ".join(scores)}</span> · '
+        f"{source_links(passage.source, passage.start, passage.end, url)}</div>"
+    )
+
+
+def render_refusal(answer: Answer, metadata: Mapping[str, DocumentMetadata]) -> str:
+    """A refused answer: a distinct block saying the sources do not answer, then the closest passages."""
+    closest = "".join(render_passage(p, metadata.get(p.source)) for p in answer.passages)
+    block = (
+        '<div class="qa-refusal"><div class="qa-refusal-head">The sources do not answer this question.</div>'
+        f"<div>{esc(answer.text)}</div></div>"
+    )
+    if closest:
+        block += f'<div class="qa-sources"><div class="qa-sources-head">Closest passages</div>{closest}</div>'
+    return block
+
+
+def render_passages(answer: Answer, metadata: Mapping[str, DocumentMetadata]) -> str:
+    """The retrieved passages with their scores, folded away under a summary."""
+    items = "".join(render_passage(p, metadata.get(p.source)) for p in answer.passages)
+    return (
+        f'<details class="qa-passages"><summary>Retrieved passages ({len(answer.passages)})</summary>'
+        f"{items}</details>"
+    )
+
+
+def render_answer(
+    answer: Answer,
+    metadata: Mapping[str, DocumentMetadata],
+    *,
+    show_passages: bool = False,
+    text: str | None = None,
+) -> str:
+    """An answer as the Chatbot shows it; ``text`` is a prefix of ``answer.text`` while streaming.
+
+    One HTML block with no blank line, so the Chatbot's Markdown leaves it alone.
+    """
+    if answer.refused:
+        body = render_refusal(answer, metadata)
+    else:
+        shown = answer.text if text is None else text
+        body = f'<div class="qa-answer">{link_markers(shown, answer.citations)}</div>'
+        if text is None and answer.citations:
+            sources = "".join(render_citation(c, metadata.get(c.source)) for c in answer.citations)
+            body += f'<div class="qa-sources"><div class="qa-sources-head">Sources</div>{sources}</div>'
+    if text is None:
+        notes = [f"answerer {answer.answerer}", f"grounding {answer.grounding:.2f}"]
+        if answer.resolved_question:
+            notes.append(f"searched for: {answer.resolved_question}")
+        body += f'<div class="qa-meta">{esc(" · ".join(notes))}</div>'
+        if show_passages and answer.passages:
+            body += render_passages(answer, metadata)
+    return f'<div class="qa-message">{body}</div>'
+
+
+def render_notice(message: str, cls: str = "qa-error") -> str:
+    """A message in place of an answer (an error, the index being built)."""
+    return f'<div class="qa-message"><div class="{cls}">{esc(message)}</div></div>'
+
+
+def word_prefixes(text: str, step: int = STREAM_WORDS) -> Iterator[str]:
+    """Growing prefixes of ``text``, ``step`` words at a time, ending with the whole text.
+
+    >>> list(word_prefixes("a b c", step=2))
+    ['a b ', 'a b c']
+    """
+    words = re.findall(r"\S+\s*", text)
+    for i in range(step, len(words), step):
+        yield "".join(words[:i])
+    yield text
+
+
+# --- the document view
+
+
+def resolve_source(name: str, known: Collection[str], seeds_dir: Path) -> str | None:
+    """``name`` if it plainly names an indexed document inside ``seeds_dir``, else ``None``.
+
+    >>> resolve_source("a.txt", {"a.txt"}, Path("seeds"))
+    'a.txt'
+    >>> [resolve_source(n, {"a.txt"}, Path("seeds")) for n in ("../a.txt", "/etc/passwd", "b.txt")]
+    [None, None, None]
+    """
+    parts = name.split("/")
+    if (
+        not name
+        or "\\" in name
+        or "\x00" in name
+        or PurePosixPath(name).is_absolute()
+        or any(part in ("", ".", "..") for part in parts)
+        or name not in known
+    ):
+        return None
+    root = seeds_dir.resolve()
+    if not (root / name).resolve().is_relative_to(root):  # a symlink out of the seeds folder
+        return None
+    return name
+
+
+def highlight(text: str, start: int | None, end: int | None) -> str:
+    """``text`` escaped, with ``text[start:end]`` wrapped in ``<mark id="cited">``.
+
+    >>> highlight("a <b> c", 2, 5)
+    'a <mark id="cited">&lt;b&gt;</mark> c'
+    """
+    if start is None or end is None or not 0 <= start < end <= len(text):
+        return html.escape(text)
+    return (
+        f'{html.escape(text[:start])}<mark id="cited">{html.escape(text[start:end])}</mark>'
+        f"{html.escape(text[end:])}"
+    )
+
+
+DOC_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body {{ font: 16px/1.55 system-ui, sans-serif; max-width: 50rem; margin: 2rem auto; padding: 0 1rem; }}
+header {{ border-bottom: 1px solid #ddd; margin-bottom: 1rem; }}
+h1 {{ font-size: 1.35rem; margin: 0 0 .3rem; }}
+.by {{ color: #555; margin: 0 0 .6rem; }}
+.text {{ white-space: pre-wrap; overflow-wrap: anywhere; }}
+mark {{ background: #ffe066; padding: .1em 0; scroll-margin: 40vh; }}
+.note {{ color: #8a4b00; }}
+</style></head>
+<body><header><h1>{title}</h1><p class="by">{byline}</p><p>{links}</p>{note}</header>
+<div class="text" id="text">{body}</div></body></html>
+"""
+
+
+def render_document(document: SourceDocument, start: int | None, end: int | None) -> str:
+    """The document view's page; the cited span is marked and the URL's ``#cited`` scrolls to it."""
+    meta = document.metadata
+    title = meta.title or document.source
+    links = [f"<code>{html.escape(document.source)}</code>"]
+    if url := safe_url(meta.url):
+        links.append(link(url, "original article ↗", "qa-url"))
+    in_range = start is not None and end is not None and 0 <= start < end <= len(document.text)
+    note = ""
+    if (start is not None or end is not None) and not in_range:
+        note = '<p class="note">The requested span is not in this document; showing it whole.</p>'
+    return DOC_PAGE.format(
+        title=html.escape(title),
+        byline=html.escape(byline(meta)),
+        links=" · ".join(links),
+        note=note,
+        body=highlight(document.text, start, end),
+    )
+
+
+def error_page(title: str, message: str) -> str:
+    """A small page saying what went wrong, e.g. ``Not found``."""
+    title, message = html.escape(title), html.escape(message)
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>'
+        f"<body><h1>{title}</h1><p>{message}</p></body></html>"
+    )
+
+
+# Scripts never run on the document view: its text is escaped, and the policy forbids them anyway.
+DOC_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
+
+
+def add_document_route(app: FastAPI, pipeline: Pipeline, status: IndexStatus) -> None:
+    """Serve ``GET /doc/{source}?start=..&end=..``: 404 for anything but an indexed document."""
+    from fastapi.responses import HTMLResponse
+
+    @app.get(f"/{DOC_ROUTE}/{{source:path}}", response_class=HTMLResponse, include_in_schema=False)
+    def document_view(source: str, start: int | None = None, end: int | None = None) -> HTMLResponse:
+        if not status.ready:
+            message = status.describe() if not status.failed else status.message
+            return HTMLResponse(error_page("Index not ready", message), status_code=503, headers=DOC_HEADERS)
+        name = resolve_source(source, set(pipeline.sources()), pipeline.settings.seeds_dir)
+        try:
+            if name is None:
+                raise UnknownSourceError(f"No document named {source!r} in the index")
+            document = pipeline.document(name)
+        except UnknownSourceError as error:
+            return HTMLResponse(error_page("Not found", str(error)), status_code=404, headers=DOC_HEADERS)
+        return HTMLResponse(render_document(document, start, end), headers=DOC_HEADERS)
+
+
+# --- the chat
+
+
+def with_reply(chat: Messages, content: str) -> Messages:
+    """The chat with one more (pending or final) assistant message."""
+    return [*chat, {"role": "assistant", "content": content}]
+
+
+@dataclass
+class Chat:
+    """The app's event handlers: the streaming chat of the page and the JSON ``/ask`` API."""
+
+    pipeline: Pipeline
+    status: IndexStatus
+    delay: float = STREAM_DELAY
+
+    def metadata(self, answer: Answer) -> dict[str, DocumentMetadata]:
+        sources = {c.source for c in answer.citations} | {p.source for p in answer.passages}
+        return {source: self.pipeline.metadata(source) for source in sources}
+
+    def wait_for_index(self, chat: Messages) -> Iterator[Messages]:
+        """While the index is being built, show its progress in the pending answer."""
+        while not self.status.wait(timeout=0.5):
+            if self.status.failed:
+                return
+            yield with_reply(chat, render_notice(self.status.describe(), "qa-status"))
+
+    def respond(
+        self,
+        question: str,
+        chat: Messages | None,
+        turns: Turns | None,
+        top_k: float,
+        answerer: str,
+        show_passages: bool,
+    ) -> Iterator[tuple[Messages, Turns, str]]:
+        """Answer ``question`` in the chat, streamed: yields ``(chat, turns, question box)``."""
+        import gradio as gr
+
+        chat, turns = list(chat or []), list(turns or [])
+        try:
+            question = self.pipeline.check_question(question)
+        except InvalidQuestionError as error:
+            gr.Warning(str(error))
+            yield chat, turns, question
+            return
+        chat.append({"role": "user", "content": html.escape(question)})
+        yield with_reply(chat, render_notice("Searching the articles…", "qa-status")), turns, ""
+        for pending in self.wait_for_index(chat):
+            yield pending, turns, ""
+        try:
+            if self.status.failed:
+                raise QAError(self.status.message)
+            answer = self.pipeline.ask(
+                question, [(role, text) for role, text in turns], top_k=int(top_k), answerer=answerer
+            )
+            metadata = self.metadata(answer)
+        except QAError as error:
+            yield with_reply(chat, render_notice(str(error))), turns, ""
+            return
+        except Exception as error:  # shown as a message; the traceback goes to the server log
+            log.exception("Answering %r failed", question)
+            message = f"Something went wrong ({type(error).__name__}); the server log has details."
+            yield with_reply(chat, render_notice(message)), turns, ""
+            return
+        if not answer.refused:
+            for prefix in word_prefixes(answer.text):
+                yield with_reply(chat, render_answer(answer, metadata, text=prefix)), turns, ""
+                time.sleep(self.delay)
+        final = render_answer(answer, metadata, show_passages=show_passages)
+        turns += [["user", question], ["assistant", answer.text]]
+        yield with_reply(chat, final), turns, ""
+
+    def ask(
+        self,
+        question: str,
+        history: list[list[str]] | None = None,
+        top_k: int | None = None,
+        answerer: str | None = None,
+    ) -> dict[str, Any]:
+        """Answer a question with citations, as JSON (the fields of qa.schema.Answer).
+
+        Args:
+            question: the question about the articles.
+            history: earlier turns as [role, text] pairs, role "user" or "assistant", for follow-ups.
+            top_k: how many passages to retrieve (default: the server's setting).
+            answerer: which answerer drafts the answer (default: the server's setting).
+        """
+        import gradio as gr
+
+        try:
+            if not self.status.wait(timeout=600):
+                raise QAError(self.status.message or "The index is still being built; try again shortly")
+            pairs = [(str(turn[0]), str(turn[1])) for turn in history or []]
+            answer = self.pipeline.ask(question, pairs, top_k=top_k or None, answerer=answerer or None)
+        except QAError as error:
+            raise gr.Error(str(error)) from error
+        return answer.to_dict()
+
+
+CSS = """
+.qa-message { display: flex; flex-direction: column; gap: .5rem; }
+.qa-answer { font-size: 1.02rem; }
+.qa-cite { text-decoration: none; font-weight: 600; color: var(--color-accent) !important; }
+.qa-sources { border-top: 1px solid var(--border-color-primary); padding-top: .4rem; font-size: .9rem; }
+.qa-sources-head { font-weight: 600; margin-bottom: .2rem; }
+.qa-source { margin: .35rem 0 .6rem; }
+.qa-n { font-weight: 600; }
+.qa-title { font-weight: 600; }
+.qa-by, .qa-score, .qa-meta { color: var(--body-text-color-subdued); font-size: .85rem; }
+.qa-message .qa-quote { margin: .25rem 0; padding: 0 0 0 .6rem; border-left: 3px solid #f0c000;
+                        font-style: italic; }
+.qa-refusal, .qa-error { border: 1px solid; border-radius: 6px; padding: .5rem .7rem; }
+.qa-refusal { border-color: #d97706; background: rgba(217, 119, 6, .10); }
+.qa-refusal-head { font-weight: 700; color: #b45309; }
+.qa-error { border-color: #dc2626; background: rgba(220, 38, 38, .08); }
+.qa-status { color: var(--body-text-color-subdued); font-style: italic; }
+#index-status { font-size: .9rem; }
+"""
+
+
+def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
+    """The page: status line, chat, question box, examples and a collapsed settings panel."""
+    import gradio as gr
+
+    with gr.Blocks(title="Ask the articles", analytics_enabled=False) as ui:
+        gr.Markdown(
+            "## Ask the articles\nQuestions about North Korean troops in Russia's war on Ukraine, answered "
+            "from the indexed articles, with every sentence cited."
+        )
+        status = gr.Markdown(chat.status.describe(), elem_id="index-status")
+        chatbot = gr.Chatbot(
+            label="Chat", show_label=False, elem_id="chat", height=520, latex_delimiters=[], buttons=[],
+            feedback_options=None, placeholder="Ask a question, or pick an example below.",
+        )
+        turns = gr.State([])
+        with gr.Row():
+            question = gr.Textbox(
+                placeholder="Ask about the articles…", show_label=False, scale=8, elem_id="question",
+                max_length=settings.max_question_chars,
+            )
+            ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+        examples = gr.Dataset(
+            components=[question], samples=[[q] for q in EXAMPLES], label="Examples", elem_id="examples"
+        )
+        with gr.Accordion("Settings", open=False, elem_id="settings"):
+            top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages to retrieve (top_k)")
+            answerer = gr.Dropdown(
+                chat.pipeline.answerer_names, value=settings.answerer, label="Answerer", elem_id="answerer"
+            )
+            show_passages = gr.Checkbox(label="Show the retrieved passages with their scores", value=False)
+
+        inputs = [question, chatbot, turns, top_k, answerer, show_passages]
+        outputs = [chatbot, turns, question]
+        respond: dict[str, Any] = dict(fn=chat.respond, inputs=inputs, outputs=outputs, concurrency_limit=4)
+        question.submit(**respond, api_name="chat", api_visibility="undocumented")
+        ask.click(**respond, api_visibility="private")
+        examples.click(lambda sample: sample[0], examples, question, api_visibility="private").then(
+            **respond, api_visibility="private"
+        )
+        chatbot.clear(lambda: [], None, turns, api_visibility="private")  # the Chatbot's own bin button
+        gr.api(chat.ask, api_name="ask")
+
+        timer = gr.Timer(1.0)
+        update = _status_update(chat.status)
+        ui.load(update, None, [status, timer], api_visibility="private")
+        timer.tick(update, None, [status, timer], api_visibility="private")
+    return ui
+
+
+def _status_update(status: IndexStatus) -> Callable[[], tuple[str, Any]]:
+    """The timer's handler: the status line, and the timer stopped once the index is ready or failed."""
+
+    def update() -> tuple[str, Any]:
+        import gradio as gr
+
+        return status.describe(), gr.Timer(active=not (status.ready or status.failed))
+
+    return update
+
+
+def create_app(pipeline: Pipeline, *, status: IndexStatus | None = None, prepare: bool = True) -> FastAPI:
+    """The ASGI app: the document view at ``/doc/...`` and the Gradio page at ``/``.
+
+    Starts building/opening the index in the background unless ``prepare`` is off (then the caller
+    runs :func:`prepare_index`). The status is ``app.state.index_status``.
+    """
+    import gradio as gr
+    from fastapi import FastAPI
+
+    status = status or IndexStatus()
+    app = FastAPI(title="Ask the articles", docs_url=None, redoc_url=None)
+    app.state.index_status = status
+    add_document_route(app, pipeline, status)  # before the mount, which takes every other path
+    ui = build_ui(Chat(pipeline, status), pipeline.settings)
+    # Local fonts only: the default theme's web fonts would be fetched from the internet.
+    theme = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace"])
+    app = gr.mount_gradio_app(app, ui, path="", theme=theme, css=CSS, footer_links=["api", "gradio"])
+    if prepare:
+        start_index(pipeline, status)
+    return app
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Chat with the articles in the browser (Gradio).")
+    parser.add_argument(
+        "--host", default=os.environ.get("GRADIO_SERVER_NAME", DEFAULT_HOST),
+        help=f"address to listen on (default: $GRADIO_SERVER_NAME or {DEFAULT_HOST})",
+    )
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", DEFAULT_PORT)),
+        help=f"port to listen on (default: $GRADIO_SERVER_PORT or {DEFAULT_PORT})",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Read the settings, start the index build and serve the app until interrupted."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import uvicorn
+    from pydantic import ValidationError
+
+    from qa.pipeline import Pipeline
+    from qa.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        raise SystemExit(f"Invalid QA_ settings:\n{error}") from None
+    app = create_app(Pipeline(settings))
+    log.info("Serving http://%s:%d/ (index: %s)", args.host, args.port, settings.resolved_index_dir)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
