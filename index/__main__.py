@@ -32,7 +32,9 @@ def _build(settings: Settings, rebuild: bool) -> int:
     for skipped in report.skipped:
         print(f"skipped: {skipped} (not .txt or .md)", file=sys.stderr)
     print(report.summary())
-    print(f"index: {settings.chroma_host + ':' + str(settings.chroma_port) if settings.chroma_host else settings.resolved_index_dir}")
+    print(
+        f"index: {settings.chroma_host + ':' + str(settings.chroma_port) if settings.chroma_host else settings.resolved_index_dir}"
+    )
     return 1 if report.errors else 0
 
 
@@ -40,14 +42,18 @@ def _status(settings: Settings) -> int:
     from index.manifest import read_manifest
 
     manifest = read_manifest(settings.resolved_index_dir)
-    print(f"index: {settings.resolved_index_dir} (format {manifest.format_version}, updated {manifest.updated_at})")
+    print(
+        f"index: {settings.resolved_index_dir} (format {manifest.format_version}, updated {manifest.updated_at})"
+    )
     print(f"embedding model: {manifest.embedding.id} ({manifest.embedding.dimension} dimensions)")
     chunking = manifest.chunking
     print(f"chunks: {chunking.size} chars, {chunking.overlap} overlap ({chunking.splitter})")
     total = 0
     for source, record in sorted(manifest.documents.items()):
         total += len(record.chunk_ids)
-        print(f"\n{source}: {len(record.chunk_ids)} chunks, {record.chars} chars, sha256 {record.sha256[:12]}")
+        print(
+            f"\n{source}: {len(record.chunk_ids)} chunks, {record.chars} chars, sha256 {record.sha256[:12]}"
+        )
         for name, value in record.metadata.fields().items():
             print(f"  {name:<9} {value}")
     print(f"\n{len(manifest.documents)} documents, {total} chunks")

@@ -11,6 +11,7 @@ loses nothing and the next one resumes.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -94,10 +95,8 @@ def build_index(
 
     client = chroma_client(settings)
     if existing is None:
-        try:
+        with contextlib.suppress(Exception):  # nothing to delete is the usual case
             client.delete_collection(settings.collection)
-        except Exception:  # noqa: S110 - nothing to delete is the usual case
-            pass
     manifest = existing or Manifest(
         embedding=embedding, chunking=chunking_record(settings), collection=settings.collection
     )
@@ -113,8 +112,13 @@ def build_index(
     gone = [s for s in manifest.documents if s not in {d.source for d in loaded.documents} | unreadable]
 
     if todo or gone or existing is None:
-        store = vector_store(settings, embeddings or load_embeddings(settings.resolved_embedding_model), client)
-        planned = [(document, chunk_document(document, settings.chunk_size, settings.chunk_overlap)) for document in todo]
+        store = vector_store(
+            settings, embeddings or load_embeddings(settings.resolved_embedding_model), client
+        )
+        planned = [
+            (document, chunk_document(document, settings.chunk_size, settings.chunk_overlap))
+            for document in todo
+        ]
         total = sum(len(chunks) for _, chunks in planned)
         for document, chunks in planned:
             if old := manifest.documents.get(document.source):

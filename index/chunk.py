@@ -58,5 +58,14 @@ def chunk_document(document: SeedDocument, size: int, overlap: int) -> list[Chun
         for start, end in pack_sentences(spans, size, overlap):
             text = document.text[start:end]
             digest = hashlib.sha1(f"{document.sha256}:{start}:{end}".encode()).hexdigest()[:12]
-            chunks.append(Chunk(f"{document.source}#{start}-{end}-{digest}", document.source, len(chunks), start, end, text))
+            chunks.append(
+                Chunk(
+                    f"{document.source}#{start}-{end}-{digest}",
+                    document.source,
+                    len(chunks),
+                    start,
+                    end,
+                    text,
+                )
+            )
     return chunks

@@ -40,7 +40,9 @@ class LoadResult:
 def seed_files(seeds_dir: Path) -> tuple[list[Path], list[Path]]:
     """``(seeds, others)``: the files to index and the ones that will be skipped, sorted."""
     if not seeds_dir.is_dir():
-        raise NoSeedsError(f"Seeds folder {seeds_dir} does not exist: create it and put .txt or .md files in it")
+        raise NoSeedsError(
+            f"Seeds folder {seeds_dir} does not exist: create it and put .txt or .md files in it"
+        )
     seeds, others = [], []
     for path in sorted(p for p in seeds_dir.rglob("*") if p.is_file()):
         if any(part.startswith(".") for part in path.relative_to(seeds_dir).parts):
@@ -63,7 +65,7 @@ def read_seed(path: Path, seeds_dir: Path) -> SeedDocument:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise SeedError(
-            f"{source}: not valid UTF-8 (byte {error.start}: {raw[error.start:error.start + 1]!r}); "
+            f"{source}: not valid UTF-8 (byte {error.start}: {raw[error.start : error.start + 1]!r}); "
             "re-save it as UTF-8"
         ) from error
     metadata = apply_sidecar(extract_metadata(text), path)
@@ -80,7 +82,9 @@ def load_seeds(seeds_dir: Path) -> LoadResult:
     """Every readable seed under ``seeds_dir``; unreadable ones are in ``errors``, never fatal."""
     paths, others = seed_files(seeds_dir)
     for other in others:
-        log.warning("Skipping %s: only %s files are indexed", other.relative_to(seeds_dir), "/".join(SEED_SUFFIXES))
+        log.warning(
+            "Skipping %s: only %s files are indexed", other.relative_to(seeds_dir), "/".join(SEED_SUFFIXES)
+        )
     documents, errors = [], []
     for path in paths:
         try:

@@ -79,7 +79,9 @@ def read_manifest(index_dir: Path) -> Manifest:
     try:
         return Manifest.model_validate_json(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValidationError, json.JSONDecodeError) as error:
-        raise IndexCorruptError(f"The index manifest {path} is unreadable ({type(error).__name__}); {REBUILD_HINT}") from error
+        raise IndexCorruptError(
+            f"The index manifest {path} is unreadable ({type(error).__name__}); {REBUILD_HINT}"
+        ) from error
 
 
 def write_manifest(index_dir: Path, manifest: Manifest) -> None:

@@ -14,8 +14,7 @@ from __future__ import annotations
 import re
 
 ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof sen rep gov gen lt col maj capt sgt adm cmdr st jr sr no vs etc fig "
-    "inc corp co ltd dept est approx jan feb mar apr jun jul aug sep sept oct nov dec".split()
+    ["mr", "mrs", "ms", "dr", "prof", "sen", "rep", "gov", "gen", "lt", "col", "maj", "capt", "sgt", "adm", "cmdr", "st", "jr", "sr", "no", "vs", "etc", "fig", "inc", "corp", "co", "ltd", "dept", "est", "approx", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"]
 )
 # Full stop, ! or ?, any closing quotes/brackets, then white space, then what may open a sentence.
 _END = re.compile(r"[.!?][\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])")
@@ -27,7 +26,7 @@ def _is_abbreviation(text: str, stop: int) -> bool:
     if text[stop] != ".":
         return False
     word_start = stop
-    while word_start > 0 and not text[word_start - 1].isspace() and text[word_start - 1] not in "(\"“":
+    while word_start > 0 and not text[word_start - 1].isspace() and text[word_start - 1] not in '("“':
         word_start -= 1
     word = text[word_start:stop]
     return word.lower() in ABBREVIATIONS or bool(_INITIALS.fullmatch(word))

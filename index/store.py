@@ -39,7 +39,9 @@ def chroma_client(settings: Settings) -> chromadb.ClientAPI:
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
     try:
         if settings.chroma_host:
-            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+            return chromadb.HttpClient(
+                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+            )
         index_dir = settings.resolved_index_dir
         index_dir.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(index_dir / "chroma"), settings=chroma_settings)
@@ -55,7 +57,9 @@ def chroma_client(settings: Settings) -> chromadb.ClientAPI:
         ) from error
 
 
-def vector_store(settings: Settings, embeddings: Embeddings, client: chromadb.ClientAPI | None = None) -> Chroma:
+def vector_store(
+    settings: Settings, embeddings: Embeddings, client: chromadb.ClientAPI | None = None
+) -> Chroma:
     """The LangChain vector store over the project's collection."""
     from langchain_chroma import Chroma
 
@@ -82,7 +86,9 @@ def open_index(settings: Settings, embedding: EmbeddingRecord) -> Manifest:
     manifest = read_manifest(settings.resolved_index_dir)
     manifest.check(embedding, chunking_record(settings))
     if not manifest.documents:
-        raise IndexMissingError(f"The index in {settings.resolved_index_dir} is empty: run `python -m index build`")
+        raise IndexMissingError(
+            f"The index in {settings.resolved_index_dir} is empty: run `python -m index build`"
+        )
     return manifest
 
 
@@ -91,7 +97,9 @@ def read_all_chunks(store: Chroma) -> list[StoredChunk]:
     try:
         rows = store.get(include=["documents", "metadatas"])
     except Exception as error:
-        raise IndexCorruptError(f"Cannot read the chunks back from Chroma ({error}); run `python -m index build --rebuild`") from error
+        raise IndexCorruptError(
+            f"Cannot read the chunks back from Chroma ({error}); run `python -m index build --rebuild`"
+        ) from error
     chunks = [
         StoredChunk(id, text, dict(meta or {}))
         for id, text, meta in zip(rows["ids"], rows["documents"], rows["metadatas"], strict=True)

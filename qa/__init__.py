@@ -22,7 +22,17 @@ if TYPE_CHECKING:
     from qa.followup import History
     from qa.pipeline import Pipeline
 
-__all__ = ["Answer", "AnswerSentence", "Citation", "Passage", "Pipeline", "QAError", "Settings", "ask", "default_pipeline"]
+__all__ = [
+    "Answer",
+    "AnswerSentence",
+    "Citation",
+    "Passage",
+    "Pipeline",
+    "QAError",
+    "Settings",
+    "ask",
+    "default_pipeline",
+]
 
 _default: Pipeline | None = None
 _default_lock = threading.Lock()

@@ -30,7 +30,9 @@ def format_answer(answer: Answer, width: int = 100) -> str:
     lines.append(f"\nSources (grounding {answer.grounding:.2f}):")
     for citation in answer.citations:
         lines.append(f"[{citation.n}] {citation.title or citation.source}")
-        lines.append(f"    file: {citation.source} (chars {citation.start}-{citation.end}), support {citation.score:.2f}")
+        lines.append(
+            f"    file: {citation.source} (chars {citation.start}-{citation.end}), support {citation.score:.2f}"
+        )
         if citation.url:
             lines.append(f"    url:  {citation.url}")
         lines.append(textwrap.indent(textwrap.fill(f"“{citation.quote}”", width - 4), "    "))

@@ -98,8 +98,14 @@ def finalize(
     """Number the citations, verify every sentence and render ``text`` with ``[n]`` markers."""
     if draft.refused or not draft.sentences:
         text = REFUSAL + (f" {draft.reason}" if draft.reason else "")
-        return Answer(question=question, text=text, refused=True, passages=list(passages),
-                      resolved_question=resolved_question, answerer=answerer)
+        return Answer(
+            question=question,
+            text=text,
+            refused=True,
+            passages=list(passages),
+            resolved_question=resolved_question,
+            answerer=answerer,
+        )
     numbers: dict[Span, int] = {}
     citations: list[Citation] = []
     sentences: list[AnswerSentence] = []
@@ -112,16 +118,39 @@ def finalize(
             if span not in numbers:
                 numbers[span] = len(numbers) + 1
                 meta = library.metadata(span.source)
-                holder = next((p for (s, a, b), p in passage_of.items() if s == span.source and a <= span.start and span.end <= b), None)
-                citations.append(Citation(
-                    n=numbers[span], source=span.source, title=meta.title, url=meta.url, quote=quote,
-                    start=span.start, end=span.end, score=score, passage_id=holder.id if holder else None,
-                ))
+                holder = next(
+                    (
+                        p
+                        for (s, a, b), p in passage_of.items()
+                        if s == span.source and a <= span.start and span.end <= b
+                    ),
+                    None,
+                )
+                citations.append(
+                    Citation(
+                        n=numbers[span],
+                        source=span.source,
+                        title=meta.title,
+                        url=meta.url,
+                        quote=quote,
+                        start=span.start,
+                        end=span.end,
+                        score=score,
+                        passage_id=holder.id if holder else None,
+                    )
+                )
             markers.append(numbers[span])
         sentences.append(AnswerSentence(text=drafted.text, citations=markers, support=support))
     text = " ".join(render_sentence(s) for s in sentences)
     grounding = sum(s.support for s in sentences) / len(sentences)
     return Answer(
-        question=question, text=text, citations=citations, refused=False, grounding=round(grounding, 4),
-        sentences=sentences, passages=list(passages), resolved_question=resolved_question, answerer=answerer,
+        question=question,
+        text=text,
+        citations=citations,
+        refused=False,
+        grounding=round(grounding, 4),
+        sentences=sentences,
+        passages=list(passages),
+        resolved_question=resolved_question,
+        answerer=answerer,
     )

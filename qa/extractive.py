@@ -33,16 +33,26 @@ NEIGHBOURS = 1  # sentences read beyond each end of a passage: an answer may sit
 
 _KINDS = {
     "how_many": re.compile(r"\b(how many|how much|number of|what number|how large|what size|figure)\b", re.I),
-    "when": re.compile(r"\b(when|what date|which date|what year|which year|what month|which month|what day)\b", re.I),
+    "when": re.compile(
+        r"\b(when|what date|which date|what year|which year|what month|which month|what day)\b", re.I
+    ),
 }
 _DATE_EXPRESSION = re.compile(
     rf"\b(?:(?:\d{{1,2}}(?:-\d{{1,2}})?\s+)?(?:{'|'.join(m.title() for m in MONTHS)})(?:\s+\d{{1,2}})?(?:,?\s+\d{{4}})?"
     r"|(?:19|20)\d\d)\b"
 )
 _METADATA = {
-    "author": re.compile(r"\b(who wrote|written by|writer|author|byline|who penned|whose (article|opinion|piece))\b", re.I),
-    "date": re.compile(r"\b(when was (it|the|this)\b.*\b(published|posted|written)|publication date|date of (the )?(article|post|piece)|published on|posted on)\b", re.I),
-    "publisher": re.compile(r"\b(who published|first appear|which (outlet|publication|publisher|site|website|newspaper|magazine)|publisher|outlet|appeared (first )?(on|in)|where was (it|the|this)\b.*\bpublished)\b", re.I),
+    "author": re.compile(
+        r"\b(who wrote|written by|writer|author|byline|who penned|whose (article|opinion|piece))\b", re.I
+    ),
+    "date": re.compile(
+        r"\b(when was (it|the|this)\b.*\b(published|posted|written)|publication date|date of (the )?(article|post|piece)|published on|posted on)\b",
+        re.I,
+    ),
+    "publisher": re.compile(
+        r"\b(who published|first appear|which (outlet|publication|publisher|site|website|newspaper|magazine)|publisher|outlet|appeared (first )?(on|in)|where was (it|the|this)\b.*\bpublished)\b",
+        re.I,
+    ),
     "url": re.compile(r"\b(url|web address|web link|link to)\b", re.I),
 }
 _FIELD_WORDS = {
@@ -81,14 +91,22 @@ def values(text: str, kind: str | None, focus: set[str] | None = None) -> frozen
             if focus is None:
                 found.add(value)
                 continue
-            for match in re.finditer(rf"(?<![\d,]){re.escape(_display(value))}(?![\d,]\d)|(?<![\d,]){value}(?!\d)", text):
+            for match in re.finditer(
+                rf"(?<![\d,]){re.escape(_display(value))}(?![\d,]\d)|(?<![\d,]){value}(?!\d)", text
+            ):
                 after = text[match.end() :]
                 following = " ".join(after.split()[:3])
-                if re.match(r"\s*([.;:!?)]|$)", after) or set(terms(following)) & focus or re.match(r"\s*[A-Z]", after):
+                if (
+                    re.match(r"\s*([.;:!?)]|$)", after)
+                    or set(terms(following)) & focus
+                    or re.match(r"\s*[A-Z]", after)
+                ):
                     found.add(value)
         return frozenset(found)
     if kind == "when":
-        return frozenset(re.sub(r"\s+", " ", m.group()).replace(",", "") for m in _DATE_EXPRESSION.finditer(text))
+        return frozenset(
+            re.sub(r"\s+", " ", m.group()).replace(",", "") for m in _DATE_EXPRESSION.finditer(text)
+        )
     return frozenset()
 
 
@@ -126,7 +144,11 @@ class ExtractiveAnswerer:
         field = metadata_field(question.question)
         if field is not None:
             return self._metadata_answer(question, field, passages, library)
-        unknown = [w for w in sorted(names(question.question) | numbers(question.question)) if not library.mentions(w)]
+        unknown = [
+            w
+            for w in sorted(names(question.question) | numbers(question.question))
+            if not library.mentions(w)
+        ]
         if unknown:
             shown = ", ".join(w.title() if not w.isdigit() else _display(w) for w in unknown)
             return Draft(refused=True, reason=f"The articles never mention {shown}.")
@@ -177,7 +199,9 @@ class ExtractiveAnswerer:
         return found
 
     @staticmethod
-    def _score(question: Resolved, sentences: list[tuple[Span, str, str, int]], library: Library) -> list[Candidate]:
+    def _score(
+        question: Resolved, sentences: list[tuple[Span, str, str, int]], library: Library
+    ) -> list[Candidate]:
         if not sentences:
             return []
         queries = [question.question] + ([question.query] if question.is_followup else [])
@@ -185,7 +209,10 @@ class ExtractiveAnswerer:
         in_context = [f"{p} {s}" if p else s for _, s, p, _ in sentences]
         vectors = library.embed(queries + texts + in_context)
         query_vectors = vectors[: len(queries)]
-        own, contextual = vectors[len(queries) : len(queries) + len(texts)], vectors[len(queries) + len(texts) :]
+        own, contextual = (
+            vectors[len(queries) : len(queries) + len(texts)],
+            vectors[len(queries) + len(texts) :],
+        )
         asked = set(terms(question.question))
         context = set(terms(question.query)) - asked
         focus = asked | context
@@ -200,12 +227,18 @@ class ExtractiveAnswerer:
             return [max(0.0, sum(a * b for a, b in zip(q, vector, strict=True))) for q in query_vectors]
 
         candidates = []
-        for (span, sentence, previous, rank), vector, context_vector in zip(sentences, own, contextual, strict=True):
+        for (span, sentence, _previous, rank), vector, context_vector in zip(
+            sentences, own, contextual, strict=True
+        ):
             alone, with_previous = cosines(vector), cosines(context_vector)
             cosines_ = [max(a, b - CONTEXT_DISCOUNT) for a, b in zip(alone, with_previous, strict=True)]
             have = set(terms(sentence))
             cosine = (1 - weight) * cosines_[0] + weight * cosines_[-1]
-            cover = (1 - weight) * coverage(asked, have) + weight * coverage(context, have) if context else coverage(asked, have)
+            cover = (
+                (1 - weight) * coverage(asked, have) + weight * coverage(context, have)
+                if context
+                else coverage(asked, have)
+            )
             bonus = KIND_BONUS if kind and values(sentence, kind, focus) else 0.0
             candidates.append(Candidate(span, sentence, cosine, cover, bonus, rank))
         return candidates
@@ -213,7 +246,9 @@ class ExtractiveAnswerer:
     # --- conflicting sources
 
     @staticmethod
-    def _conflict(candidates: list[Candidate], kind: str | None, focus: set[str], library: Library) -> Draft | None:
+    def _conflict(
+        candidates: list[Candidate], kind: str | None, focus: set[str], library: Library
+    ) -> Draft | None:
         """Quote each article's differing figure or date, and say that they differ."""
         if kind is None:
             return None

@@ -19,8 +19,12 @@ from dataclasses import dataclass
 from qa.lexical import terms
 
 History = Sequence[tuple[str, str]]
-_CONNECTIVE = re.compile(r"^\s*(and|but|so|also|then|what about|how about|and what about|what else|why)\b", re.I)
-_POINTER = re.compile(r"\b(they|them|their|it|its|that|this|those|these|he|she|his|her|there|the same)\b", re.I)
+_CONNECTIVE = re.compile(
+    r"^\s*(and|but|so|also|then|what about|how about|and what about|what else|why)\b", re.I
+)
+_POINTER = re.compile(
+    r"\b(they|them|their|it|its|that|this|those|these|he|she|his|her|there|the same)\b", re.I
+)
 MIN_STANDALONE_TERMS = 3
 ANSWER_CONTEXT_CHARS = 300
 
@@ -43,7 +47,10 @@ def resolve(question: str, history: History | None) -> Resolved:
     previous_user = next((text for role, text in reversed(turns) if role == "user"), None)
     if previous_user is None:
         return Resolved(question, question, False)
-    leans = bool(_CONNECTIVE.search(question) or _POINTER.search(question)) or len(terms(question)) < MIN_STANDALONE_TERMS
+    leans = (
+        bool(_CONNECTIVE.search(question) or _POINTER.search(question))
+        or len(terms(question)) < MIN_STANDALONE_TERMS
+    )
     if not leans:
         return Resolved(question, question, False)
     previous_answer = next((text for role, text in reversed(turns) if role == "assistant"), "")

@@ -209,7 +209,9 @@ class Pipeline:
         if sources:
             unknown = sorted(set(sources) - set(self.sources()))
             if unknown:
-                raise UnknownSourceError(f"No documents named {unknown} in the index; known: {self.sources()}")
+                raise UnknownSourceError(
+                    f"No documents named {unknown} in the index; known: {self.sources()}"
+                )
         return self.retriever.retrieve(question, top_k=top_k, sources=sources, mode=mode)
 
     def ask(
@@ -233,7 +235,12 @@ class Pipeline:
         with self._lock:
             draft = self._answerers[name].draft(resolved, passages, self)
         return finalize(
-            question, draft, passages, self, self.judge, answerer=name,
+            question,
+            draft,
+            passages,
+            self,
+            self.judge,
+            answerer=name,
             resolved_question=resolved.query if resolved.is_followup else None,
         )
 
@@ -242,6 +249,8 @@ def _check_history(history: History | None) -> list[tuple[str, str]]:
     turns = []
     for turn in history or []:
         if not (isinstance(turn, Sequence) and len(turn) == 2 and turn[0] in ("user", "assistant")):
-            raise InvalidQuestionError(f"History turns are (role, text) pairs with role 'user' or 'assistant', not {turn!r}")
+            raise InvalidQuestionError(
+                f"History turns are (role, text) pairs with role 'user' or 'assistant', not {turn!r}"
+            )
         turns.append((str(turn[0]), str(turn[1] or "")))
     return turns

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import Runnable
 from pydantic import ConfigDict
 from rank_bm25 import BM25Okapi
 
@@ -36,7 +37,9 @@ class DenseRetriever(BaseRetriever):
     k: int = 20
     sources: list[str] | None = None
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
         where = {"source": {"$in": self.sources}} if self.sources else None
         # Cosine distance in, cosine similarity out (it may be slightly negative: no warning wanted).
         hits = self.store.similarity_search_with_score(query, k=self.k, filter=where)
@@ -64,7 +67,9 @@ class BM25Retriever(BaseRetriever):
         corpus = [terms(d.page_content) or ["<empty>"] for d in documents]
         return cls(documents=list(documents), bm25=BM25Okapi(corpus), **kwargs)
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
         query_terms = terms(query)
         if not query_terms:
             return []
@@ -75,8 +80,13 @@ class BM25Retriever(BaseRetriever):
             document = self.documents[i]
             if scores[i] <= 0 or (self.sources and document.metadata.get("source") not in self.sources):
                 continue
-            hits.append(Document(page_content=document.page_content, id=document.id,
-                                 metadata={**document.metadata, "bm25_score": float(scores[i])}))
+            hits.append(
+                Document(
+                    page_content=document.page_content,
+                    id=document.id,
+                    metadata={**document.metadata, "bm25_score": float(scores[i])},
+                )
+            )
             if len(hits) == self.k:
                 break
         return hits
@@ -111,7 +121,9 @@ class Retriever:
     def __init__(self, store: Chroma, chunks: list[StoredChunk], settings: Settings) -> None:
         self.store = store
         self.settings = settings
-        self.documents = [Document(page_content=c.text, id=c.id, metadata={**c.metadata, "id": c.id}) for c in chunks]
+        self.documents = [
+            Document(page_content=c.text, id=c.id, metadata={**c.metadata, "id": c.id}) for c in chunks
+        ]
         self._bm25 = BM25Retriever.from_documents(self.documents)
 
     def retrieve(
@@ -139,7 +151,10 @@ class Retriever:
         if mode in ("hybrid", "bm25"):
             lists.append(sparse.invoke(query))
             weights.append(settings.bm25_weight if mode == "hybrid" else 1.0)
-        fusion = EnsembleRetriever(retrievers=[dense, sparse][: len(lists)], weights=weights, c=settings.rrf_c, id_key="id")
+        retrievers: list[Runnable[str, list[Document]]] = [dense, sparse]
+        fusion = EnsembleRetriever(
+            retrievers=retrievers[: len(lists)], weights=weights, c=settings.rrf_c, id_key="id"
+        )
         fused = fusion.weighted_reciprocal_rank(lists)
         # Fused scores and both retrievers' own scores, whichever list a document came from.
         scores: dict[str, dict[str, float]] = {}
@@ -151,7 +166,10 @@ class Retriever:
                     if key in document.metadata:
                         entry[key] = document.metadata[key]
         chosen = diversify(fused, k, settings.max_per_source) if mode == "hybrid" else fused[:k]
-        return [self._passage(document, rank, scores[document.metadata["id"]]) for rank, document in enumerate(chosen, 1)]
+        return [
+            self._passage(document, rank, scores[document.metadata["id"]])
+            for rank, document in enumerate(chosen, 1)
+        ]
 
     @staticmethod
     def _passage(document: Document, rank: int, scores: dict[str, float]) -> Passage:

@@ -30,7 +30,9 @@ from qa.lexical import fold, names, negated, numbers, terms
 
 Embed = Callable[[list[str]], list[list[float]]]
 # Words an answer uses to frame a claim ("the sources differ", "according to"), not claims themselves.
-FRAMING = frozenset(terms("source sources differ different figure figures date dates give gives article report stated state"))
+FRAMING = frozenset(
+    terms("source sources differ different figure figures date dates give gives article report stated state")
+)
 MISSING_NUMBER_CAP = 0.2
 MISSING_NAME_CAP = 0.35
 NEGATION_CAP = 0.4

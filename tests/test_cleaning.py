@@ -6,7 +6,7 @@ import pytest
 
 from index.chunk import chunk_document, pack_sentences
 from index.clean import boilerplate, kept_regions
-from index.load import read_seed, load_seeds
+from index.load import load_seeds, read_seed
 from index.metadata import apply_sidecar, extract_metadata
 from index.sentences import split_sentences
 from qa.errors import SeedError
@@ -52,7 +52,9 @@ def test_boilerplate_rules_each_fire_on_a_made_up_page() -> None:
     assert "newsletter" in rules["notice"] or "affiliate" in rules["notice"]
     assert rules["photo-credit"] == "(Photo: Agency/someone)"
     assert rules["footer"].startswith("The post Troops Head East")
-    assert rules["link-list"].startswith("More from Example Review") and rules["link-list"].endswith("5 hours ago")
+    assert rules["link-list"].startswith("More from Example Review") and rules["link-list"].endswith(
+        "5 hours ago"
+    )
 
 
 def test_only_content_is_kept() -> None:
@@ -60,7 +62,16 @@ def test_only_content_is_kept() -> None:
     assert "General Lee said 500 soldiers left." in kept
     assert kept.count("General Lee") == 1
     assert "Dr. Kim of Seoul" in kept and "Jane Roe is a senior fellow" in kept
-    for noise in ("newsletter", "affiliate", "Print", "|", "Photo:", "appeared first", "More from", "hours ago"):
+    for noise in (
+        "newsletter",
+        "affiliate",
+        "Print",
+        "|",
+        "Photo:",
+        "appeared first",
+        "More from",
+        "hours ago",
+    ):
         assert noise not in kept
 
 
@@ -75,7 +86,10 @@ def test_content_lines_that_mention_boilerplate_words_stay() -> None:
 def test_metadata_from_text_and_sidecar(tmp_path) -> None:  # type: ignore[no-untyped-def]
     meta = extract_metadata(PAGE)
     assert (meta.title, meta.date, meta.publisher, meta.author) == (
-        "Troops Head East", "2025-03-03", "Example Review", "Jane Roe"
+        "Troops Head East",
+        "2025-03-03",
+        "Example Review",
+        "Jane Roe",
     )
     for field, (start, end) in meta.spans.items():
         assert PAGE[start:end] in (getattr(meta, field), "March 3, 2025")
@@ -83,7 +97,9 @@ def test_metadata_from_text_and_sidecar(tmp_path) -> None:  # type: ignore[no-un
     seed.write_text(PAGE, encoding="utf-8")
     (tmp_path / "page.meta.json").write_text('{"url": "https://example.org/a", "author": "J. Roe"}')
     merged = apply_sidecar(meta, seed)
-    assert merged.url == "https://example.org/a" and merged.author == "J. Roe" and "author" not in merged.spans
+    assert (
+        merged.url == "https://example.org/a" and merged.author == "J. Roe" and "author" not in merged.spans
+    )
     (tmp_path / "page.meta.json").write_text('{"colour": "red"}')
     with pytest.raises(SeedError, match="unknown metadata fields"):
         apply_sidecar(meta, seed)
@@ -92,7 +108,11 @@ def test_metadata_from_text_and_sidecar(tmp_path) -> None:  # type: ignore[no-un
 def test_sentences_respect_abbreviations_and_lines() -> None:
     text = "U.S. President Joe Biden spoke. Adm. John Kirby agreed! Was it 3.5 km? Yes.\nA heading"
     assert [text[s:e] for s, e in split_sentences(text)] == [
-        "U.S. President Joe Biden spoke.", "Adm. John Kirby agreed!", "Was it 3.5 km?", "Yes.", "A heading",
+        "U.S. President Joe Biden spoke.",
+        "Adm. John Kirby agreed!",
+        "Was it 3.5 km?",
+        "Yes.",
+        "A heading",
     ]
 
 

@@ -76,7 +76,9 @@ def test_empty_or_missing_seeds_folder(make_settings, tmp_path) -> None:  # type
         build_index(make_settings(seeds_dir=tmp_path / "nowhere"))
 
 
-def test_other_chunk_settings_or_model_are_refused_with_the_rebuild_command(make_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
+def test_other_chunk_settings_or_model_are_refused_with_the_rebuild_command(
+    make_settings, embeddings
+) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings()
     (settings.seeds_dir / "alpha.txt").write_text(ALPHA, encoding="utf-8")
     build_index(settings, embeddings=embeddings)

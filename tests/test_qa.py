@@ -33,7 +33,11 @@ def test_example_question_cites_the_sentence_that_says_so(pipeline: Pipeline) ->
 
 
 def test_every_citation_is_an_exact_span_of_its_source(pipeline: Pipeline) -> None:
-    for question in ("How many North Korean troops have been sent to Russia?", "What is Kursk?", "Who is Kim Yong-hyun?"):
+    for question in (
+        "How many North Korean troops have been sent to Russia?",
+        "What is Kursk?",
+        "Who is Kim Yong-hyun?",
+    ):
         answer = pipeline.ask(question)
         for citation in answer.citations:
             assert pipeline.text(citation.source)[citation.start : citation.end] == citation.quote
@@ -43,7 +47,9 @@ def test_every_citation_is_an_exact_span_of_its_source(pipeline: Pipeline) -> No
 def test_conflicting_troop_numbers_are_each_cited_and_flagged(pipeline: Pipeline) -> None:
     answer = pipeline.ask("How many North Korean troops have been sent to Russia?")
     text = answer.text.replace(",", "")
-    assert {"3000", "10000", "12000", "11000"} <= {n for n in ("3000", "10000", "11000", "12000") if n in text}
+    assert {"3000", "10000", "12000", "11000"} <= {
+        n for n in ("3000", "10000", "11000", "12000") if n in text
+    }
     assert "The sources give different figures" in answer.text
     assert len({c.source for c in answer.citations}) >= 3
 
@@ -57,16 +63,29 @@ def test_conflicting_treaty_dates_are_both_reported(pipeline: Pipeline) -> None:
 @pytest.mark.parametrize(
     "question,expected,source",
     [
-        ("Who wrote the article about the rumor of North Korean troops in Ukraine?", "Hal Brands", "000_bb27b04e273cb384.txt"),
+        (
+            "Who wrote the article about the rumor of North Korean troops in Ukraine?",
+            "Hal Brands",
+            "000_bb27b04e273cb384.txt",
+        ),
         ("When was the article by Hal Brands posted?", "July 5, 2024", "000_bb27b04e273cb384.txt"),
-        ("Who published Paul Poast's article on Russia's North Korea gambit?", "World Politics Review", "002_53706ec53348a28c.txt"),
+        (
+            "Who published Paul Poast's article on Russia's North Korea gambit?",
+            "World Politics Review",
+            "002_53706ec53348a28c.txt",
+        ),
     ],
 )
-def test_questions_about_the_articles_use_their_metadata(pipeline: Pipeline, question: str, expected: str, source: str) -> None:
+def test_questions_about_the_articles_use_their_metadata(
+    pipeline: Pipeline, question: str, expected: str, source: str
+) -> None:
     answer = pipeline.ask(question)
     assert expected in answer.text
     assert answer.citations[0].source == source
-    assert pipeline.text(source)[answer.citations[0].start : answer.citations[0].end] == answer.citations[0].quote
+    assert (
+        pipeline.text(source)[answer.citations[0].start : answer.citations[0].end]
+        == answer.citations[0].quote
+    )
 
 
 @pytest.mark.parametrize(
@@ -98,7 +117,10 @@ def test_source_filter_and_diversity(pipeline: Pipeline) -> None:
     only = pipeline.retrieve("North Korean troops in Russia", sources=["003_723e4cc2753bc6ea.txt"])
     assert only and {p.source for p in only} == {"003_723e4cc2753bc6ea.txt"}
     mixed = pipeline.retrieve("North Korean troops in Russia", top_k=6)
-    assert max(sum(p.source == s for p in mixed) for s in {p.source for p in mixed}) <= pipeline.settings.max_per_source
+    assert (
+        max(sum(p.source == s for p in mixed) for s in {p.source for p in mixed})
+        <= pipeline.settings.max_per_source
+    )
     with pytest.raises(UnknownSourceError):
         pipeline.retrieve("troops", sources=["../../etc/passwd"])
 
@@ -133,15 +155,37 @@ def test_hybrid_recall_at_5_beats_dense_and_bm25(pipeline: Pipeline) -> None:
 
 
 def test_cli_prints_answer_and_sources_and_fails_cleanly(seeds_settings) -> None:  # type: ignore[no-untyped-def]
-    env = {**os.environ, "QA_SEEDS_DIR": str(seeds_settings.seeds_dir), "QA_DATA_DIR": str(seeds_settings.data_dir)}
-    run = subprocess.run([sys.executable, "-m", "qa", "ask", "Who reported 12,000 troops?"],
-                         capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
+    env = {
+        **os.environ,
+        "QA_SEEDS_DIR": str(seeds_settings.seeds_dir),
+        "QA_DATA_DIR": str(seeds_settings.data_dir),
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "qa", "ask", "Who reported 12,000 troops?"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=PROJECT_ROOT,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     assert "Ukrainian intelligence" in run.stdout and EXAMPLE_SOURCE in run.stdout and "[1]" in run.stdout
-    as_json = subprocess.run([sys.executable, "-m", "qa", "ask", "--json", "Who reported 12,000 troops?"],
-                             capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
+    as_json = subprocess.run(
+        [sys.executable, "-m", "qa", "ask", "--json", "Who reported 12,000 troops?"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=PROJECT_ROOT,
+        timeout=300,
+    )
     assert json.loads(as_json.stdout)["citations"][0]["source"] == EXAMPLE_SOURCE
-    empty = subprocess.run([sys.executable, "-m", "qa", "ask", "  "], capture_output=True, text=True, env=env,
-                           cwd=PROJECT_ROOT, timeout=300)
+    empty = subprocess.run(
+        [sys.executable, "-m", "qa", "ask", "  "],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=PROJECT_ROOT,
+        timeout=300,
+    )
     assert empty.returncode == 1 and empty.stderr.strip().startswith("error: The question is empty")
     assert "Traceback" not in empty.stderr
