@@ -84,7 +84,13 @@ class Settings(BaseSettings):
 
     @property
     def resolved_index_dir(self) -> Path:
-        return self.index_dir if self.index_dir is not None else self.data_dir / "index"
+        """Where the Chroma folder and the manifest live; with a server, only the manifest, one
+        folder per server so that two servers never share one."""
+        if self.index_dir is not None:
+            return self.index_dir
+        if self.chroma_host:
+            return self.data_dir / f"server-{self.chroma_host}-{self.chroma_port}"
+        return self.data_dir / "index"
 
     @property
     def resolved_embedding_model(self) -> Path:

@@ -1,0 +1,91 @@
+"""Server mode: the index lives in a real `chroma run` server on loopback, started by the test."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from index.build import build_index
+from qa.errors import QAError
+from qa.pipeline import Pipeline
+from qa.settings import Settings
+from tests.conftest import SEEDS
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[int]:
+    chroma = shutil.which("chroma")
+    if chroma is None:
+        pytest.skip("the `chroma` command (from the chromadb package) is not on PATH")
+    port = free_port()
+    server = subprocess.Popen(
+        [chroma, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("chroma run did not start") from None
+                time.sleep(0.3)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_build_and_ask_through_a_chroma_server(chroma_server: int, tmp_path: Path, embeddings) -> None:  # type: ignore[no-untyped-def]
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    shutil.copy(SEEDS / "001_8ecca554f728260b.txt", seeds)
+    shutil.copy(SEEDS / "003_723e4cc2753bc6ea.txt", seeds)
+    settings = Settings(  # type: ignore[call-arg]
+        seeds_dir=seeds,
+        data_dir=tmp_path / "data",
+        chroma_host="127.0.0.1",
+        chroma_port=chroma_server,
+        _env_file=None,
+    )
+    report = build_index(settings, embeddings=embeddings)
+    assert sorted(report.added) == ["001_8ecca554f728260b.txt", "003_723e4cc2753bc6ea.txt"]
+    assert not (tmp_path / "data" / "index" / "chroma").exists()  # nothing stored locally but the manifest
+    answer = Pipeline(settings, embeddings=embeddings).ask("Who reported 12,000 troops?")
+    assert (
+        "Ukrainian intelligence" in answer.text and answer.citations[0].source == "001_8ecca554f728260b.txt"
+    )
+    assert build_index(settings, embeddings=embeddings).unchanged == report.added
+
+
+def test_unreachable_server_is_a_clear_error(tmp_path: Path, embeddings) -> None:  # type: ignore[no-untyped-def]
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    shutil.copy(SEEDS / "001_8ecca554f728260b.txt", seeds)
+    settings = Settings(  # type: ignore[call-arg]
+        seeds_dir=seeds,
+        data_dir=tmp_path / "data",
+        chroma_host="127.0.0.1",
+        chroma_port=free_port(),
+        _env_file=None,
+    )
+    with pytest.raises(QAError, match="Cannot reach the Chroma server"):
+        build_index(settings, embeddings=embeddings)
