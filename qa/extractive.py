@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from index.sentences import split_sentences
 from qa.answer import Draft, DraftSentence, Library, Span
 from qa.followup import Resolved
-from qa.lexical import MONTHS, names, numbers, terms
+from qa.lexical import MONTHS, STOPWORDS, fold, names, numbers, terms
 from qa.schema import Passage
 
 MIN_SENTENCE_WORDS = 5
@@ -26,12 +26,16 @@ COSINE_WEIGHT = 0.6  # the rest is lexical coverage
 KIND_BONUS = 0.06
 FOLLOWUP_CONTEXT_WEIGHT = 0.35  # share of a follow-up's score that comes from the resolved query
 SECOND_SOURCE_RATIO = 0.92  # a second article's sentence joins the answer when this close to the best
+SPEAKER_LOOKBACK = 2  # sentences searched back for the name a "who" answer needs
 CONFLICT_MARGIN = 0.15  # how far below the best a sentence with a different figure may score...
 CONFLICT_COSINE_MARGIN = 0.2  # ...or how far below the best its similarity to the question may be
 CONTEXT_DISCOUNT = 0.05  # a sentence read with the one before it ("…at 12,000") scores a little less
 NEIGHBOURS = 1  # sentences read beyond each end of a passage: an answer may sit just outside a chunk
 
 _KINDS = {
+    "who": re.compile(
+        r"^\W*(who|whom)\b|\b(who|which (official|agency|leader|minister|person|spokesperson))\b", re.I
+    ),
     "how_many": re.compile(r"\b(how many|how much|number of|what number|how large|what size|figure)\b", re.I),
     "when": re.compile(
         r"\b(when|what date|which date|what year|which year|what month|which month|what day)\b", re.I
@@ -64,8 +68,28 @@ _FIELD_WORDS = {
 
 
 def question_kind(question: str) -> str | None:
-    """``'how_many'``, ``'when'`` or ``None``."""
+    """``'how_many'``, ``'when'``, ``'who'`` or ``None``; the first that fits.
+
+    >>> question_kind("Who reported 12,000 troops?"), question_kind("How many were sent?")
+    ('who', 'how_many')
+    """
     return next((kind for kind, pattern in _KINDS.items() if pattern.search(question)), None)
+
+
+def _names_someone(text: str, known: set[str]) -> bool:
+    """Whether ``text`` names an actor the question does not: a capitalised subject
+    ("Ukrainian intelligence places …") or a run of two capitalised words ("John Kirby").
+
+    >>> _names_someone("If these North Korean troops are used, they will be targets.", {"north", "korean"})
+    False
+    >>> _names_someone("Former Adm. John Kirby put the matter in terms of the laws of war.", set())
+    True
+    """
+    first = re.match(r"\W*([A-Z][\w'’.-]*)", text)
+    if first and first.group(1).lower() not in STOPWORDS and fold(first.group(1)) not in known:
+        return True
+    runs = re.findall(r"\b[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)+", text)
+    return any(not set(names(run)) <= known for run in runs)
 
 
 def metadata_field(question: str) -> str | None:
@@ -168,7 +192,25 @@ class ExtractiveAnswerer:
             if other.span.source != best.span.source and other.score >= SECOND_SOURCE_RATIO * best.score:
                 chosen.append(other)
                 break
+        if kind == "who":
+            known = names(question.query) | names(question.query.lower().title())
+            return Draft([self._with_speaker(c, known, library) for c in chosen])
         return Draft([DraftSentence(c.text, [c.span]) for c in chosen])
+
+    @staticmethod
+    def _with_speaker(candidate: Candidate, known: set[str], library: Library) -> DraftSentence:
+        """A "who" answer needs a name: when the sentence names nobody new (a quotation, "he
+        said"), it is quoted together with the nearest sentence before it, in its paragraph, that does."""
+        span = candidate.span
+        if _names_someone(candidate.text, known):
+            return DraftSentence(candidate.text, [span])
+        text = library.text(span.source)
+        paragraph_start = text.rfind("\n", 0, span.start) + 1
+        before = split_sentences(text, paragraph_start, span.start)[-SPEAKER_LOOKBACK:]
+        for start, end in reversed(before):
+            if _names_someone(text[start:end], known):
+                return DraftSentence(text[start : span.end], [Span(span.source, start, span.end)])
+        return DraftSentence(candidate.text, [span])
 
     # --- sentences and their scores
 

@@ -189,3 +189,10 @@ def test_cli_prints_answer_and_sources_and_fails_cleanly(seeds_settings) -> None
     )
     assert empty.returncode == 1 and empty.stderr.strip().startswith("error: The question is empty")
     assert "Traceback" not in empty.stderr
+
+
+def test_who_answer_quotes_the_sentence_that_names_the_speaker(pipeline: Pipeline) -> None:
+    answer = pipeline.ask("Who said North Korean troops would become legitimate military targets?")
+    assert "John Kirby" in answer.text and "legitimate military targets" in answer.text
+    citation = answer.citations[0]
+    assert pipeline.text(citation.source)[citation.start : citation.end] == citation.quote
