@@ -1,0 +1,332 @@
+"""Write a run's report folder and print its one-screen summary.
+
+OUT/results.jsonl    one row per (configuration, question): answer, citations, every metric
+OUT/summary.json     every metric per configuration and split, the configurations, the command
+OUT/report.md        the same as tables (values with their ratio to the baseline), per split
+OUT/comparison.png   the configurations side by side, one panel per split
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from qa.eval.runner import RunResult
+from qa.eval.summary import BY_KEY, METRICS, Metric, by_type, ratio
+from qa.settings import PROJECT_ROOT
+
+PLOTTED = (
+    "recall@5",
+    "mrr",
+    "answer_accuracy",
+    "refusal_accuracy",
+    "false_refusal_rate",
+    "citation_recall",
+    "citation_precision",
+)
+SCREEN = (
+    ("R@5", "recall@5"),
+    ("MRR", "mrr"),
+    ("Acc", "answer_accuracy"),
+    ("Refuse", "refusal_accuracy"),
+    ("FalseRef", "false_refusal_rate"),
+    ("CitRec", "citation_recall"),
+    ("CitPrec", "citation_precision"),
+    ("NoCite", "uncited_share"),
+    ("p50ms", "latency_p50_ms"),
+    ("p95ms", "latency_p95_ms"),
+)
+BASELINE = "baseline"
+SPLIT_NOTES = {"dev": " (what the project was tuned on)", "heldout": " (not used for tuning)"}
+METRICS_DOC = PROJECT_ROOT / "docs" / "eval" / "METRICS.md"
+JUDGE_DOC = PROJECT_ROOT / "docs" / "eval" / "judge.md"
+
+
+def fmt(value: Any, metric: Metric | None = None) -> str:
+    """A number as shown in tables: shares with 3 decimals, milliseconds and lengths whole; ``—`` for none.
+
+    >>> fmt(0.82345), fmt(None), fmt(123.44, BY_KEY["latency_p50_ms"])
+    ('0.823', '—', '123')
+    """
+    if value is None:
+        return "—"
+    if metric is not None and metric.kind in ("ms", "chars"):
+        return f"{value:,.0f}"
+    return f"{value:.3f}"
+
+
+def build_summary(
+    result: RunResult,
+    summary: dict[str, dict[str, dict[str, Any]]],
+    *,
+    command: str,
+    questions_path: Path,
+    gate: dict[str, Any],
+    failures: Sequence[str],
+) -> dict[str, Any]:
+    """What ``summary.json`` holds."""
+    rows = result.rows
+    first = result.configurations[0]["name"] if result.configurations else None
+    splits: dict[str, int] = {}
+    for row in rows:
+        if row["config"] == first:
+            splits[row["split"]] = splits.get(row["split"], 0) + 1
+    return {
+        "command": command,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seconds": result.seconds,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": result.threads,
+        "questions": {
+            "path": str(questions_path),
+            "sha256": hashlib.sha256(questions_path.read_bytes()).hexdigest(),
+            "n": sum(splits.values()),
+            "splits": splits,
+        },
+        "judge": result.judge,
+        "embedding_model": result.embedding_model,
+        "configurations": result.configurations,
+        "gate": {**gate, "failures": list(failures)},
+        "metrics": summary,
+        "by_type": {
+            c["name"]: {split: by_type(rows, c["name"], split) for split in next(iter(summary.values()))}
+            for c in result.configurations
+        },
+    }
+
+
+def write_report(out: Path, result: RunResult, data: dict[str, Any]) -> list[Path]:
+    """Write every file of the report folder; returns their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    results = out / "results.jsonl"
+    with results.open("w", encoding="utf-8") as handle:
+        for row in result.rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    summary = out / "summary.json"
+    summary.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    plot = out / "comparison.png"
+    write_plot(plot, data)
+    report = out / "report.md"
+    report.write_text(markdown(data, out), encoding="utf-8")
+    return [results, summary, report, plot]
+
+
+# --- report.md
+
+
+def _link(target: Path, out: Path) -> str:
+    return Path(os.path.relpath(target.resolve(), out.resolve())).as_posix()
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: bool = True) -> list[str]:
+    """A Markdown table; with ``numeric`` every column but the first is right-aligned."""
+    rule = "|---|" + ("---:|" if numeric else "---|") * (len(header) - 1)
+    return ["| " + " | ".join(header) + " |", rule, *("| " + " | ".join(row) + " |" for row in rows)]
+
+
+def _cell(value: Any, base: Any, metric: Metric, with_ratio: bool, count: list[int] | None = None) -> str:
+    """``0.814 (48/59, ×1.37)``: the value, its count where it has one, its ratio to the baseline."""
+    r = ratio(value, base) if with_ratio else None
+    notes = ([f"{count[0]}/{count[1]}"] if count and count[1] else []) + (
+        [f"×{r:.2f}"] if r is not None else []
+    )
+    return fmt(value, metric) + (f" ({', '.join(notes)})" if notes else "")
+
+
+def markdown(data: dict[str, Any], out: Path) -> str:
+    """``report.md``: the command, the configurations, a table per split, accuracy per question type."""
+    metrics = data["metrics"]
+    names = [c["name"] for c in data["configurations"]]
+    splits = list(next(iter(metrics.values())))
+    questions = data["questions"]
+    split_counts = ", ".join(f"{s} {n}" for s, n in questions["splits"].items())
+    lines = [
+        "# Evaluation report",
+        "",
+        "Generated by this command, run from the project root:",
+        "",
+        f"    {data['command']}",
+        "",
+        f"- Questions: `{questions['path']}` ({questions['n']} questions: {split_counts}; "
+        f"sha256 `{questions['sha256'][:12]}`)",
+        f"- Support judge: `{data['judge']['name']}`, threshold {data['judge']['threshold']}"
+        + (
+            f" (its agreement with hand labels: [judge.md]({_link(JUDGE_DOC, out)}))"
+            if JUDGE_DOC.is_file()
+            else ""
+        ),
+        f"- Embedding model: `{data['embedding_model']}`",
+        f"- Run: {data['created']}, {data['cpu_count']} CPU cores "
+        f"({data['torch_threads']} torch thread{'s' if data['torch_threads'] != 1 else ''}), "
+        f"{data['seconds']:.0f} s in all",
+        f"- Metric definitions and formulas: [METRICS.md]({_link(METRICS_DOC, out)})",
+    ]
+    gate = data["gate"]
+    if gate["thresholds"]:
+        shown = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in gate["thresholds"].items())
+        verdict = "not met: " + "; ".join(gate["failures"]) if gate["failures"] else "all met"
+        lines.append(
+            f"- Thresholds on `{gate['configuration']}`, split `{gate['split']}`: {shown} ({verdict})"
+        )
+    lines += ["", "## Configurations", ""]
+    config_rows = []
+    for c in data["configurations"]:
+        s = c["settings"]
+        if c["kind"] == "baseline":
+            knobs = f"recursive {s['chunk_size']}/{s['chunk_overlap']} chunks, dense top-{s['top_k']}"
+        else:
+            knobs = (
+                f"{s['retrieval_mode']} retrieval, top-{s['top_k']}, "
+                f"{s['chunk_size']}/{s['chunk_overlap']} chunks, "
+                f"refusal threshold {s['refusal_threshold']}"
+            )
+        config_rows.append([f"`{c['name']}`", c["description"], knobs])
+    lines += _table(["Name", "What it is", "Knobs"], config_rows, numeric=False)
+    with_ratio = BASELINE in names
+    lines += [""]
+    if with_ratio:
+        lines += [
+            "Cells show the value and, in brackets, its count where it has one and its ratio to the "
+            "baseline (higher is better except where marked ↓).",
+            "",
+        ]
+    for split in splits:
+        first = metrics[names[0]][split]
+        title = "All questions" if split == "all" else f"Split `{split}`" + SPLIT_NOTES.get(split, "")
+        lines += [
+            f"## {title}",
+            "",
+            f"{first['n_questions']} questions: {first['n_answerable']} answerable, "
+            f"{first['n_unanswerable']} unanswerable; "
+            f"{first['n_with_gold']} with gold evidence for retrieval.",
+            "",
+        ]
+        rows = []
+        for metric in METRICS:
+            label = metric.label + (" ↓" if metric.better == "lower" else "")
+            base = metrics[BASELINE][split].get(metric.key) if with_ratio else None
+            cells = [
+                _cell(
+                    metrics[n][split].get(metric.key),
+                    base,
+                    metric,
+                    with_ratio and n != BASELINE and metric.better != "neither",
+                    metrics[n][split].get("counts", {}).get(metric.key),
+                )
+                for n in names
+            ]
+            rows.append([label, *cells])
+        lines += _table(["Metric", *names], rows)
+        lines += [""]
+    lines += [
+        "## By question type",
+        "",
+        "Answer accuracy (refusal accuracy for the `unanswerable_*` types), per split.",
+        "",
+    ]
+    for split in [s for s in splits if s != "all"] or splits:
+        types = data["by_type"][names[0]][split]
+        rows = []
+        for kind, first in types.items():
+            cells = []
+            for n in names:
+                entry = data["by_type"][n][split].get(kind, {})
+                value = entry.get("answer_accuracy")
+                cells.append(fmt(value if value is not None else entry.get("refusal_accuracy")))
+            rows.append([f"`{kind or '(none)'}`", str(first["n"]), *cells])
+        lines += [f"### `{split}`", ""] + _table(["Type", "n", *names], rows) + [""]
+    lines += [
+        "## Plot",
+        "",
+        "![Configurations compared, one panel per split](comparison.png)",
+        "",
+        "## Reading the numbers",
+        "",
+        "- The `heldout` split was not used to tune anything (answerer, abstention threshold or judge); "
+        "compare it with `dev` to see how much tuning flattered the development numbers.",
+        "- The baseline answers with a whole 1,000-character chunk and cites it: its citations support its "
+        "sentence by construction, and its answer accuracy gains from the length of the text it returns "
+        "(see the mean answer length). It never refuses, so its refusal accuracy is 0 and ratios against it "
+        "are not defined there.",
+        "- The default judge is the same offline judge the pipeline uses to check its own citations, so the "
+        "project's citation scores are partly a self-consistency check; how far the judge agrees with a "
+        "human "
+        "is in judge.md.",
+        "- Retrieval recall favours long chunks: a 1,000-character baseline chunk contains a gold quote more "
+        "often than a 600-character one, so compare retrieval between configurations with the same chunks.",
+        "- Latency is the wall time of answering one question on this machine after the model and index are "
+        "loaded; compare configurations within a run, not across machines. The project's pipeline caches "
+        "sentence embeddings, so its first questions (cold cache) are the slow ones and set the p95.",
+        "",
+        "Per-question rows (answers, citations, judgements, every metric): `results.jsonl`; "
+        "all numbers: `summary.json`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# --- the plot
+
+
+def write_plot(path: Path, data: dict[str, Any]) -> None:
+    """Grouped bars: one group per metric, one bar per configuration, one panel per split."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = data["metrics"]
+    names = list(metrics)
+    splits = [s for s in next(iter(metrics.values())) if s != "all"] or ["all"]
+    figure, axes = plt.subplots(len(splits), 1, figsize=(11, 3.6 * len(splits)), squeeze=False)
+    width = 0.8 / max(1, len(names))
+    for axis, split in zip(axes[:, 0], splits, strict=True):
+        for i, name in enumerate(names):
+            values = [metrics[name][split].get(key) or 0.0 for key in PLOTTED]
+            positions = [x + (i - (len(names) - 1) / 2) * width for x in range(len(PLOTTED))]
+            axis.bar(positions, values, width, label=name)
+        first = metrics[names[0]][split]
+        axis.set_title(f"{split}: {first['n_questions']} questions", fontsize=10)
+        axis.set_xticks(
+            range(len(PLOTTED)),
+            [
+                BY_KEY[k].label.replace(" (", "\n(") + (" ↓" if BY_KEY[k].better == "lower" else "")
+                for k in PLOTTED
+            ],
+            fontsize=8,
+        )
+        axis.set_ylim(0, 1.05)
+        axis.grid(axis="y", alpha=0.3)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    figure.legend(
+        handles, labels, ncol=len(names), fontsize=9, loc="upper center", bbox_to_anchor=(0.5, 0.955)
+    )
+    figure.suptitle(f"qa.eval: configurations compared (judge {data['judge']['name']})", fontsize=11)
+    figure.tight_layout(rect=(0, 0, 1, 0.93))
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+# --- the screen
+
+
+def screen(data: dict[str, Any]) -> str:
+    """The one-screen summary printed at the end of a run."""
+    metrics = data["metrics"]
+    width = max(len(n) for n in metrics) + 2
+    header = f"{'split':<8}{'config':<{width}}" + "".join(f"{label:>9}" for label, _ in SCREEN)
+    lines = [header, "-" * len(header)]
+    for split in next(iter(metrics.values())):
+        for name, per_split in metrics.items():
+            numbers = per_split[split]
+            lines.append(
+                f"{split:<8}{name:<{width}}"
+                + "".join(f"{fmt(numbers.get(k), BY_KEY[k]):>9}" for _, k in SCREEN)
+            )
+        lines.append("")
+    return "\n".join(lines).rstrip()
