@@ -17,21 +17,10 @@ import itertools
 import os
 from pathlib import Path
 
-from qa.eval.metrics import gold_hits, recall_at
 from qa.eval.questions import load_questions
-from qa.followup import resolve
+from qa.eval.runner import mean_recall_at
 from qa.pipeline import Pipeline
 from qa.settings import PROJECT_ROOT, Settings
-
-
-def mean_recall(pipeline: Pipeline, questions: list, mode: str, k: int = 5) -> float:  # type: ignore[type-arg]
-    total = 0.0
-    for question in questions:
-        query = resolve(question.question, question.history).query
-        passages = pipeline.retrieve(query, top_k=k, mode=mode)  # type: ignore[arg-type]
-        hits = gold_hits([(p.source, p.text) for p in passages], question.quotes, question.sources)
-        total += recall_at(hits, len(question.quotes), k)
-    return total / len(questions)
 
 
 def main() -> None:
@@ -40,11 +29,13 @@ def main() -> None:
     parser.add_argument("--split", default="dev", choices=["dev", "heldout", "all"])
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    questions = [q for q in load_questions(args.questions, args.split) if q.answerable and q.quotes]
+    questions = load_questions(args.questions, args.split)
     pipeline = Pipeline(Settings())
-    print(f"{len(questions)} questions ({args.split} split), recall@5")
-    print(f"dense only  {mean_recall(pipeline, questions, 'dense'):.3f}")
-    print(f"bm25 only   {mean_recall(pipeline, questions, 'bm25'):.3f}")
+    print(
+        f"{sum(q.answerable and bool(q.quotes) for q in questions)} questions ({args.split} split), recall@5"
+    )
+    print(f"dense only  {mean_recall_at(pipeline, questions, 5, 'dense'):.3f}")
+    print(f"bm25 only   {mean_recall_at(pipeline, questions, 5, 'bm25'):.3f}")
     print("dense_w  max_per_source  rrf_c  hybrid")
     retriever = pipeline.retriever
     for weight, per_source, c in itertools.product((0.5, 0.6, 0.7, 0.8), (2, 3, 5), (10, 60)):
@@ -57,7 +48,7 @@ def main() -> None:
             }
         )
         retriever.settings = settings
-        print(f"{weight:<8} {per_source:<15} {c:<6} {mean_recall(pipeline, questions, 'hybrid'):.3f}")
+        print(f"{weight:<8} {per_source:<15} {c:<6} {mean_recall_at(pipeline, questions, 5, 'hybrid'):.3f}")
 
 
 if __name__ == "__main__":

@@ -11,9 +11,8 @@ import sys
 import pytest
 
 from qa.errors import InvalidQuestionError, UnknownSourceError
-from qa.eval.metrics import gold_hits, recall_at
 from qa.eval.questions import load_questions
-from qa.followup import resolve
+from qa.eval.runner import mean_recall_at
 from qa.pipeline import Pipeline
 from qa.settings import PROJECT_ROOT
 from tests.conftest import DATA
@@ -138,20 +137,9 @@ def test_bad_history_gets_a_clear_error(pipeline: Pipeline) -> None:
         pipeline.ask("And then?", history=[("robot", "hi")])  # type: ignore[list-item]
 
 
-def _recall_at(pipeline: Pipeline, mode: str, k: int) -> float:
-    """Mean recall@k of the gold quotes over the whole development set, as ``qa.eval`` defines it."""
-    questions = [q for q in load_questions(DATA / "dev_questions.jsonl") if q.answerable and q.quotes]
-    total = 0.0
-    for question in questions:
-        query = resolve(question.question, question.history).query
-        passages = pipeline.retrieve(query, top_k=k, mode=mode)  # type: ignore[arg-type]
-        hits = gold_hits([(p.source, p.text) for p in passages], question.quotes, question.sources)
-        total += recall_at(hits, len(question.quotes), k)
-    return total / len(questions)
-
-
 def test_hybrid_recall_at_5_beats_dense_and_bm25(pipeline: Pipeline) -> None:
-    recall = {mode: _recall_at(pipeline, mode, 5) for mode in ("hybrid", "dense", "bm25")}
+    questions = load_questions(DATA / "dev_questions.jsonl")
+    recall = {mode: mean_recall_at(pipeline, questions, 5, mode) for mode in ("hybrid", "dense", "bm25")}
     print(f"recall@5 on the development set: {recall}")
     assert recall["hybrid"] >= recall["dense"] and recall["hybrid"] >= recall["bm25"]
     assert recall["hybrid"] > min(recall["dense"], recall["bm25"])
@@ -163,33 +151,19 @@ def test_cli_prints_answer_and_sources_and_fails_cleanly(seeds_settings) -> None
         "QA_SEEDS_DIR": str(seeds_settings.seeds_dir),
         "QA_DATA_DIR": str(seeds_settings.data_dir),
     }
-    run = subprocess.run(
-        [sys.executable, "-m", "qa", "ask", "Who reported 12,000 troops?"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=PROJECT_ROOT,
-        timeout=300,
-    )
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "qa", "ask", *args]
+        return subprocess.run(command, capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
+
+    run = cli("Who reported 12,000 troops?")
     assert run.returncode == 0, run.stderr
     assert "Ukrainian intelligence" in run.stdout and EXAMPLE_SOURCE in run.stdout and "[1]" in run.stdout
-    as_json = subprocess.run(
-        [sys.executable, "-m", "qa", "ask", "--json", "Who reported 12,000 troops?"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=PROJECT_ROOT,
-        timeout=300,
+    assert (
+        json.loads(cli("--json", "Who reported 12,000 troops?").stdout)["citations"][0]["source"]
+        == EXAMPLE_SOURCE
     )
-    assert json.loads(as_json.stdout)["citations"][0]["source"] == EXAMPLE_SOURCE
-    empty = subprocess.run(
-        [sys.executable, "-m", "qa", "ask", "  "],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=PROJECT_ROOT,
-        timeout=300,
-    )
+    empty = cli("  ")
     assert empty.returncode == 1 and empty.stderr.strip().startswith("error: The question is empty")
     assert "Traceback" not in empty.stderr
 

@@ -52,6 +52,23 @@ class RunResult:
     threads: int
 
 
+def mean_recall_at(
+    pipeline: Any, questions: Sequence[EvalQuestion], k: int, mode: str | None = None
+) -> float:
+    """Mean recall@k of the gold quotes over the answerable ``questions`` that have them, each
+    retrieved as ``Pipeline.ask`` would (follow-ups resolved against their history)."""
+    from qa.followup import resolve
+
+    scored = [q for q in questions if q.answerable and q.quotes]
+    total = 0.0
+    for question in scored:
+        query = resolve(question.question, question.history).query
+        passages = pipeline.retrieve(query, top_k=k, mode=mode)
+        hits = metrics.gold_hits([(p.source, p.text) for p in passages], question.quotes, question.sources)
+        total += metrics.recall_at(hits, len(question.quotes), k)
+    return total / len(scored) if scored else 0.0
+
+
 def score(
     question: EvalQuestion, answer: Answer, retrieved: Sequence[Any], judge: SupportJudge, latency: float
 ) -> dict[str, Any]:
