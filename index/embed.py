@@ -69,6 +69,9 @@ def load_embeddings(model_dir: Path) -> HuggingFaceEmbeddings:
     _check_dir(model_dir)
     _offline()
     from langchain_huggingface import HuggingFaceEmbeddings
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # a "Loading weights" bar on every start says nothing
 
     try:
         return HuggingFaceEmbeddings(
