@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -29,9 +30,10 @@ def free_port() -> int:
 
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[int]:
-    chroma = shutil.which("chroma")
+    # The chromadb package installs `chroma` beside the interpreter; the venv need not be on PATH.
+    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
     if chroma is None:
-        pytest.skip("the `chroma` command (from the chromadb package) is not on PATH")
+        pytest.fail("the `chroma` command of the chromadb package is missing: reinstall chromadb")
     port = free_port()
     server = subprocess.Popen(
         [chroma, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)],
