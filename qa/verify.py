@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from qa.lexical import fold, names, negated, numbers, terms
+from qa.lexical import MONTHS, fold, names, negated, numbers, terms
 
 Embed = Callable[[list[str]], list[list[float]]]
 # Words an answer uses to frame a claim ("the sources differ", "according to"), not claims themselves.
@@ -64,7 +64,10 @@ class OverlapJudge:
         passage_terms = set(terms(passage))
         coverage = sum(t in passage_terms for t in claim_terms) / len(claim_terms)
         score = coverage
-        if self.embed is not None:
+        # A claim that is nothing but figures and dates ("different figures: 3,000 and 12,000") is
+        # judged on them alone: embedding similarity says nothing about a list of numbers.
+        values_only = all(t.isdigit() or t in MONTHS for t in claim_terms)
+        if self.embed is not None and not values_only:
             claim_vector, passage_vector = self.embed([claim, passage])
             cosine = max(0.0, sum(a * b for a, b in zip(claim_vector, passage_vector, strict=True)))
             score = self.coverage_weight * coverage + (1 - self.coverage_weight) * cosine
