@@ -60,9 +60,10 @@ _METADATA = {
     "url": re.compile(r"\b(url|web address|web link|link to)\b", re.I),
 }
 _FIELD_WORDS = {
-    "author": "was written by {value}.",
+    # Worded as the evidence words it ("By Hal Brands", "More from The Hill", "Posted on …").
+    "author": "is by {value}.",
     "date": "was posted on {value}.",
-    "publisher": "was published by {value}.",
+    "publisher": "is from {value}.",
     "url": "can be read at {value}",
 }
 
@@ -345,9 +346,13 @@ class ExtractiveAnswerer:
             return Draft(refused=True, reason=f"{title} does not state its {field}.")
         text = library.text(source)
         start, end = meta.spans.get(field, meta.spans.get("title", (0, 0)))
+        # Quote the sentence that states the field (a sidecar's field cites the title instead).
         line_start = text.rfind("\n", 0, start) + 1
         line_end = text.find("\n", end)
-        span = Span(source, line_start, len(text) if line_end < 0 else line_end)
+        sentences = split_sentences(text, line_start, len(text) if line_end < 0 else line_end)
+        first = next((a for a, b in sentences if a <= start < b), start)
+        last = next((b for a, b in sentences if a < end <= b), end)
+        span = Span(source, first, last)
         shown = value if field != "date" else _long_date(value)
         return Draft([DraftSentence("The article " + _FIELD_WORDS[field].format(value=shown), [span])])
 

@@ -9,4 +9,4 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False
 .venv/bin/python -m qa.eval judge --out .eval --min-kappa 0.58
 .venv/bin/python -m qa.eval run --questions tests/data/dev_questions.jsonl --out .eval/dev \
   --min-answer-accuracy 0.79 --min-refusal-accuracy 0.35 --max-false-refusal 0.07 \
-  --min-citation-recall 0.87 --min-citation-precision 0.84 --min-recall-at-5 0.74 --min-mrr 0.66
+  --min-citation-recall 0.95 --min-citation-precision 0.92 --min-recall-at-5 0.74 --min-mrr 0.66
