@@ -11,6 +11,8 @@ A pipeline is safe to share between threads (the UI does).
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
 import threading
 from collections.abc import Sequence
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from index.metadata import DocumentMetadata
     from qa.retrieve import Retriever
 
+log = logging.getLogger(__name__)
 ANSWERERS: dict[str, type] = {"extractive": ExtractiveAnswerer}
 
 
@@ -69,6 +72,7 @@ class Pipeline:
         self._texts: dict[str, str] = {}
         self._idf: dict[str, float] = {}
         self._folded: str | None = None
+        self.stale_sources: list[str] = []  # indexed seeds left out because they changed since
 
     # --- loading
 
@@ -87,22 +91,21 @@ class Pipeline:
         return self._judge
 
     def ensure_index(self, progress: Progress | None = None) -> BuildReport | None:
-        """Build the index when there is none (or it is empty); ``None`` when one is there."""
+        """Bring the index in line with the seeds folder (build it when there is none, update
+        what changed); the report when anything changed, ``None`` when it was up to date."""
         from index.build import build_index
-        from index.manifest import read_manifest
 
         with self._lock:
-            try:
-                if read_manifest(self.settings.resolved_index_dir).documents:
-                    return None
-            except IndexMissingError:
-                pass
             report = build_index(self.settings, embeddings=self.embeddings, progress=progress)
-            self._retriever = None
-            return report
+            for error in report.errors:
+                log.warning("%s", error)
+            if report.added or report.updated or report.removed:
+                self._retriever = None
+                return report
+            return None
 
     def load(self) -> None:
-        """Open the index, check it matches the settings, and load the retrievers."""
+        """Open the index, check it matches the settings and the seeds, and load the retrievers."""
         with self._lock:
             if self._retriever is not None:
                 return
@@ -113,19 +116,40 @@ class Pipeline:
             if self.settings.auto_build:
                 self.ensure_index()
             manifest = open_index(self.settings, embedding_record(self.settings))
+            texts, stale = self._read_indexed_seeds(manifest)
             store = vector_store(self.settings, self.embeddings)
-            chunks = read_all_chunks(store)
+            chunks = [c for c in read_all_chunks(store) if c.metadata.get("source") in texts]
             if not chunks:
-                raise IndexMissingError("The index holds no chunks: run `python -m index build --rebuild`")
-            texts = {}
-            for source in manifest.documents:
-                path = self.settings.seeds_dir / source
-                # The seed as indexed; offsets refer to this text. A seed changed since is read as is
-                # only if its hash still matches, otherwise the stored chunks stand alone.
-                texts[source] = path.read_text(encoding="utf-8") if path.is_file() else ""
+                raise IndexMissingError(
+                    "The index holds no usable chunks: run `python -m index build --rebuild`"
+                )
             self._idf = idf_table([terms(c.text) for c in chunks])
-            self._texts, self._manifest = texts, manifest
-            self._retriever = Retriever(store, chunks, self.settings)
+            self._texts, self._manifest, self.stale_sources = texts, manifest, stale
+            self._folded = None
+            self._retriever = Retriever(store, chunks, self.settings, only=sorted(texts) if stale else None)
+
+    def _read_indexed_seeds(self, manifest: Manifest) -> tuple[dict[str, str], list[str]]:
+        """The text of every indexed seed that is still as it was indexed, and the names of those
+        that changed, vanished or cannot be read since: citing into them would point at wrong text."""
+        texts: dict[str, str] = {}
+        stale: list[str] = []
+        for source, record in manifest.documents.items():
+            path = self.settings.seeds_dir / source
+            try:
+                raw = path.read_bytes()
+            except OSError:
+                raw = b""
+            if hashlib.sha256(raw).hexdigest() == record.sha256:
+                texts[source] = raw.decode("utf-8")
+            else:
+                stale.append(source)
+        if stale:
+            log.warning(
+                "Left out of answers until `python -m index build` succeeds for them (changed, missing "
+                "or unreadable since indexing): %s",
+                ", ".join(sorted(stale)),
+            )
+        return texts, sorted(stale)
 
     @property
     def retriever(self) -> Retriever:
@@ -149,10 +173,9 @@ class Pipeline:
         return self._manifest.documents[source].metadata
 
     def sources(self) -> list[str]:
-        """The names of the indexed documents."""
+        """The names of the indexed documents that answers may cite (see ``stale_sources``)."""
         self.load()
-        assert self._manifest is not None
-        return sorted(self._manifest.documents)
+        return sorted(self._texts)
 
     def document(self, source: str) -> SourceDocument:
         """One indexed document, for showing it; ``UnknownSourceError`` for any other name."""

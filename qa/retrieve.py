@@ -118,9 +118,13 @@ def diversify(ranked: list[Document], k: int, max_per_source: int) -> list[Docum
 class Retriever:
     """The project's retrieval, in one of three modes, returning ranked :class:`Passage` objects."""
 
-    def __init__(self, store: Chroma, chunks: list[StoredChunk], settings: Settings) -> None:
+    def __init__(
+        self, store: Chroma, chunks: list[StoredChunk], settings: Settings, only: list[str] | None = None
+    ) -> None:
+        """``only``, when given, limits every search to those sources (the store may hold more)."""
         self.store = store
         self.settings = settings
+        self.only = only
         self.documents = [
             Document(page_content=c.text, id=c.id, metadata={**c.metadata, "id": c.id}) for c in chunks
         ]
@@ -141,6 +145,10 @@ class Retriever:
         k = top_k or settings.top_k
         mode = mode or settings.retrieval_mode
         fetch = max(settings.fetch_k, k)
+        if self.only is not None:
+            sources = [s for s in sources or self.only if s in self.only]
+            if not sources:
+                return []
         dense = DenseRetriever(store=self.store, k=fetch, sources=sources)
         sparse = self._bm25.model_copy(update={"k": fetch, "sources": sources})
         lists: list[list[Document]] = []

@@ -119,3 +119,28 @@ def test_first_question_builds_a_missing_index(make_settings, embeddings) -> Non
     (settings.seeds_dir / "beta.md").write_text(BETA, encoding="utf-8")
     answer = Pipeline(settings, embeddings=embeddings).ask("How long did the beta battalion train?")
     assert "six weeks" in answer.text and answer.citations[0].source == "beta.md"
+
+
+def test_the_pipeline_follows_edits_to_the_seeds(make_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings()
+    seed = settings.seeds_dir / "alpha.txt"
+    seed.write_text(ALPHA, encoding="utf-8")
+    (settings.seeds_dir / "beta.md").write_text(BETA, encoding="utf-8")
+    build_index(settings, embeddings=embeddings)
+    seed.write_text("Alpha Report\nA new first line.\n" + ALPHA.split("\n", 1)[1], encoding="utf-8")
+    answer = Pipeline(settings, embeddings=embeddings).ask("How many trucks did the alpha convoy carry?")
+    citation = answer.citations[0]
+    assert seed.read_text(encoding="utf-8")[citation.start : citation.end] == citation.quote  # re-indexed
+
+
+def test_a_seed_broken_since_indexing_is_left_out_not_misquoted(make_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings()
+    (settings.seeds_dir / "alpha.txt").write_text(ALPHA, encoding="utf-8")
+    (settings.seeds_dir / "beta.md").write_text(BETA, encoding="utf-8")
+    build_index(settings, embeddings=embeddings)
+    (settings.seeds_dir / "alpha.txt").write_bytes(b"\xff\xfe broken since")
+    pipeline = Pipeline(settings, embeddings=embeddings)
+    answer = pipeline.ask("How long did the beta battalion train?")
+    assert pipeline.stale_sources == ["alpha.txt"] and pipeline.sources() == ["beta.md"]
+    assert "six weeks" in answer.text and all(p.source == "beta.md" for p in answer.passages)
+    assert read_manifest(settings.resolved_index_dir).documents["alpha.txt"]  # its chunks are kept
