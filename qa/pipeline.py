@@ -73,6 +73,7 @@ class Pipeline:
         self._idf: dict[str, float] = {}
         self._folded: str | None = None
         self.stale_sources: list[str] = []  # indexed seeds left out because they changed since
+        self._synced = False  # whether ensure_index has run: load() need not run it again
 
     # --- loading
 
@@ -97,6 +98,7 @@ class Pipeline:
 
         with self._lock:
             report = build_index(self.settings, embeddings=self.embeddings, progress=progress)
+            self._synced = True
             for error in report.errors:
                 log.warning("%s", error)
             if report.added or report.updated or report.removed:
@@ -113,7 +115,7 @@ class Pipeline:
             from index.store import open_index, read_all_chunks, vector_store
             from qa.retrieve import Retriever
 
-            if self.settings.auto_build:
+            if self.settings.auto_build and not self._synced:
                 self.ensure_index()
             manifest = open_index(self.settings, embedding_record(self.settings))
             texts, stale = self._read_indexed_seeds(manifest)
