@@ -567,13 +567,22 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
         )
         status = gr.Markdown(chat.status.describe(), elem_id="index-status")
         chatbot = gr.Chatbot(
-            label="Chat", show_label=False, elem_id="chat", height=520, latex_delimiters=[], buttons=[],
-            feedback_options=None, placeholder="Ask a question, or pick an example below.",
+            label="Chat",
+            show_label=False,
+            elem_id="chat",
+            height=520,
+            latex_delimiters=[],
+            buttons=[],
+            feedback_options=None,
+            placeholder="Ask a question, or pick an example below.",
         )
         turns = gr.State([])
         with gr.Row():
             question = gr.Textbox(
-                placeholder="Ask about the articles…", show_label=False, scale=8, elem_id="question",
+                placeholder="Ask about the articles…",
+                show_label=False,
+                scale=8,
+                elem_id="question",
                 max_length=settings.max_question_chars,
             )
             ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
@@ -641,11 +650,14 @@ def create_app(pipeline: Pipeline, *, status: IndexStatus | None = None, prepare
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Chat with the articles in the browser (Gradio).")
     parser.add_argument(
-        "--host", default=os.environ.get("GRADIO_SERVER_NAME", DEFAULT_HOST),
+        "--host",
+        default=os.environ.get("GRADIO_SERVER_NAME", DEFAULT_HOST),
         help=f"address to listen on (default: $GRADIO_SERVER_NAME or {DEFAULT_HOST})",
     )
     parser.add_argument(
-        "--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", DEFAULT_PORT)),
+        "--port",
+        type=int,
+        default=int(os.environ.get("GRADIO_SERVER_PORT", DEFAULT_PORT)),
         help=f"port to listen on (default: $GRADIO_SERVER_PORT or {DEFAULT_PORT})",
     )
     return parser.parse_args(argv)

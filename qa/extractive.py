@@ -306,7 +306,7 @@ class ExtractiveAnswerer:
             if found and not found <= covered:
                 picked.append((candidate, found))
                 covered |= found
-            if len(picked) > library.settings.max_answer_sentences:
+            if len(picked) == library.settings.max_answer_sentences:
                 break
         if len(picked) < 2 or len({c.span.source for c, _ in picked}) < 2:
             return None

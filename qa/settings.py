@@ -70,7 +70,9 @@ class Settings(BaseSettings):
     answerer: str = "extractive"
     # Calibrated on the development split of tests/data/dev_questions.jsonl: see README, "Abstention".
     refusal_threshold: float = Field(default=0.30, ge=0, le=1)
-    max_answer_sentences: int = Field(default=4, ge=1, le=10)
+    max_answer_sentences: int = Field(
+        default=5, ge=1, le=10, description="Most source sentences quoted; a conflict summary comes on top"
+    )
     max_question_chars: int = Field(default=2000, ge=10)
     auto_build: bool = Field(default=True, description="Build the index on first use when none exists")
 

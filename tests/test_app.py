@@ -160,8 +160,20 @@ def test_resolve_source_accepts_only_plain_indexed_names(tmp_path: Path) -> None
     known = {"a.txt", "sub/b.txt", "link.txt"}
     assert app.resolve_source("a.txt", known, seeds) == "a.txt"
     assert app.resolve_source("sub/b.txt", known, seeds) == "sub/b.txt"
-    for name in ["", "..", "../a.txt", "sub/../a.txt", "./a.txt", "/a.txt", "sub//b.txt", "sub\\b.txt",
-                 "a.txt\x00", "c.txt", "link.txt", str(seeds / "a.txt")]:
+    for name in [
+        "",
+        "..",
+        "../a.txt",
+        "sub/../a.txt",
+        "./a.txt",
+        "/a.txt",
+        "sub//b.txt",
+        "sub\\b.txt",
+        "a.txt\x00",
+        "c.txt",
+        "link.txt",
+        str(seeds / "a.txt"),
+    ]:
         assert app.resolve_source(name, known, seeds) is None, name
 
 
@@ -173,21 +185,39 @@ def test_highlight_escapes_and_marks_exactly_the_span() -> None:
 
 # --- rendering answers
 
-CITATION = Citation(n=1, source=SOURCE, title="The <West>", url="https://example.org/a?b=1&c=2",
-                    quote=CITED, start=673, end=724, score=0.91)
+CITATION = Citation(
+    n=1,
+    source=SOURCE,
+    title="The <West>",
+    url="https://example.org/a?b=1&c=2",
+    quote=CITED,
+    start=673,
+    end=724,
+    score=0.91,
+)
 META = {SOURCE: DocumentMetadata(title="The <West>", author="Joseph Bosco", publisher="The Hill")}
 
 
 def passage(rank: int, text: str = "Some <passage> text.") -> Passage:
-    return Passage(id=f"p{rank}", source=SOURCE, title="The <West>", text=text, start=10 * rank,
-                   end=10 * rank + 5, rank=rank, score=0.0164 - rank / 1000, dense_score=0.5, bm25_score=3.2)
+    return Passage(
+        id=f"p{rank}",
+        source=SOURCE,
+        title="The <West>",
+        text=text,
+        start=10 * rank,
+        end=10 * rank + 5,
+        rank=rank,
+        score=0.0164 - rank / 1000,
+        dense_score=0.5,
+        bm25_score=3.2,
+    )
 
 
 def test_markers_become_links_to_the_cited_span() -> None:
     html = app.link_markers("Ukrainian <intelligence> says 12,000 [1]. Unknown [7].", [CITATION])
     assert html.startswith("Ukrainian &lt;intelligence&gt; says 12,000 <a ")
     assert f'href="doc/{SOURCE}?start=673&amp;end=724#cited"' in html
-    assert 'target="_blank"' in html and '>[1]</a>.' in html
+    assert 'target="_blank"' in html and ">[1]</a>." in html
     assert "Unknown [7]." in html  # no citation 7: left as text
 
 
@@ -197,8 +227,9 @@ def test_doc_href_quotes_names() -> None:
 
 
 def test_answer_lists_sources_with_both_links_and_escapes() -> None:
-    answer = Answer(question=QUESTION, text=f"{CITED} [1]", citations=[CITATION], grounding=0.91,
-                    passages=[passage(1)])
+    answer = Answer(
+        question=QUESTION, text=f"{CITED} [1]", citations=[CITATION], grounding=0.91, passages=[passage(1)]
+    )
     html = app.render_answer(answer, META)
     assert 'class="qa-sources"' in html and "qa-refusal" not in html
     assert "The &lt;West&gt;" in html and "The Hill · Joseph Bosco" in html
@@ -224,9 +255,12 @@ def test_streamed_prefix_shows_text_without_sources() -> None:
 
 
 def test_refusal_is_a_distinct_block_listing_the_closest_passages() -> None:
-    answer = Answer(question="What is the best recipe for lasagna?", refused=True,
-                    text="The sources do not say. The closest passages are listed below.",
-                    passages=[passage(1), passage(2, "x " * 400)])
+    answer = Answer(
+        question="What is the best recipe for lasagna?",
+        refused=True,
+        text="The sources do not say. The closest passages are listed below.",
+        passages=[passage(1), passage(2, "x " * 400)],
+    )
     html = app.render_answer(answer, META)
     assert 'class="qa-refusal"' in html and "The sources do not answer this question." in html
     assert "Closest passages" in html and html.count('class="qa-source"') == 2

@@ -26,8 +26,14 @@ from qa.settings import PROJECT_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 QUESTION = "Who reported 12,000 troops?"
 CITED = "Ukrainian intelligence places the number at 12,000."
@@ -73,7 +79,10 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, str(PROJECT_ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port)],
-            cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,  # cwd: no developer's .env
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,  # cwd: no developer's .env
         )
     url = f"http://127.0.0.1:{port}/"
     try:

@@ -269,7 +269,11 @@ def test_summary_per_split_and_thresholds() -> None:
     dev = found["c"]["dev"]
     assert (dev["answer_accuracy"], dev["false_refusal_rate"], dev["refusal_accuracy"]) == (0.5, 0.5, 1.0)
     assert found["c"]["all"]["refusal_accuracy"] == 0.5
-    assert dev["counts"] == {"answer_accuracy": [1, 2], "refusal_accuracy": [1, 1], "false_refusal_rate": [1, 2]}
+    assert dev["counts"] == {
+        "answer_accuracy": [1, 2],
+        "refusal_accuracy": [1, 1],
+        "false_refusal_rate": [1, 2],
+    }
     assert (dev["latency_p50_ms"], dev["latency_p95_ms"]) == (200.0, 300.0)
     assert (
         summary.check_thresholds(found, {"min_answer_accuracy": 0.5, "max_false_refusal": 0.5}, "c", "dev")
