@@ -230,14 +230,25 @@ class Pipeline:
         mode: RetrievalMode | None = None,
     ) -> list[Passage]:
         """The passages retrieval finds for ``question``, best first."""
-        question = self.check_question(question)
+        return self._retrieve(self.check_question(question), top_k=top_k, sources=sources, mode=mode)
+
+    def _retrieve(
+        self,
+        query: str,
+        *,
+        top_k: int | None = None,
+        sources: list[str] | None = None,
+        mode: RetrievalMode | None = None,
+    ) -> list[Passage]:
+        """Retrieval for a query already checked: a follow-up's query joins the question with the
+        earlier turns, so the limit on what a user may type does not apply to it."""
         if sources:
             unknown = sorted(set(sources) - set(self.sources()))
             if unknown:
                 raise UnknownSourceError(
                     f"No documents named {unknown} in the index; known: {self.sources()}"
                 )
-        return self.retriever.retrieve(question, top_k=top_k, sources=sources, mode=mode)
+        return self.retriever.retrieve(query, top_k=top_k, sources=sources, mode=mode)
 
     def ask(
         self,
@@ -256,7 +267,7 @@ class Pipeline:
         if name not in self._answerers:
             raise InvalidQuestionError(f"Unknown answerer {name!r}; available: {', '.join(self._answerers)}")
         resolved = resolve(question, _check_history(history))
-        passages = self.retrieve(resolved.query, top_k=top_k, sources=sources, mode=mode)
+        passages = self._retrieve(resolved.query, top_k=top_k, sources=sources, mode=mode)
         with self._lock:
             draft = self._answerers[name].draft(resolved, passages, self)
         return finalize(

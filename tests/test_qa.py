@@ -173,3 +173,10 @@ def test_who_answer_quotes_the_sentence_that_names_the_speaker(pipeline: Pipelin
     assert "John Kirby" in answer.text and "legitimate military targets" in answer.text
     citation = answer.citations[0]
     assert pipeline.text(citation.source)[citation.start : citation.end] == citation.quote
+
+
+def test_follow_up_to_a_question_near_the_length_limit_is_answered(pipeline: Pipeline) -> None:
+    limit = pipeline.settings.max_question_chars
+    first = ("Who reported 12,000 troops? " + "Please cite the article. " * limit)[: limit - 10]
+    follow = pipeline.ask("And how many did U.S. intelligence say?", history=[("user", first)])
+    assert not follow.refused and "3,000" in follow.text  # the question was short; its context is not
