@@ -262,9 +262,11 @@ class ExtractiveAnswerer:
         kind = question_kind(question.question)
         weight = FOLLOWUP_CONTEXT_WEIGHT if question.is_followup else 0.0
 
-        def coverage(wanted: set[str], have: set[str]) -> float:
-            total = sum(library.idf(t) for t in wanted)
-            return sum(library.idf(t) for t in wanted & have) / total if total else 0.0
+        idf = {t: library.idf(t) for t in focus}  # weighed once per question, not per sentence
+        asked_total, context_total = sum(idf[t] for t in asked), sum(idf[t] for t in context)
+
+        def coverage(wanted: set[str], total: float, have: set[str]) -> float:
+            return sum(idf[t] for t in wanted & have) / total if total else 0.0
 
         def cosines(vector: list[float]) -> list[float]:
             return [max(0.0, sum(a * b for a, b in zip(q, vector, strict=True))) for q in query_vectors]
@@ -278,9 +280,10 @@ class ExtractiveAnswerer:
             have = set(terms(sentence))
             cosine = (1 - weight) * cosines_[0] + weight * cosines_[-1]
             cover = (
-                (1 - weight) * coverage(asked, have) + weight * coverage(context, have)
+                (1 - weight) * coverage(asked, asked_total, have)
+                + weight * coverage(context, context_total, have)
                 if context
-                else coverage(asked, have)
+                else coverage(asked, asked_total, have)
             )
             bonus = KIND_BONUS if kind and values(sentence, kind, focus) else 0.0
             candidates.append(Candidate(span, sentence, cosine, cover, bonus, rank))

@@ -71,6 +71,7 @@ class Pipeline:
         self._retriever: Retriever | None = None
         self._texts: dict[str, str] = {}
         self._idf: dict[str, float] = {}
+        self._unseen_idf = 1.0
         self._folded: str | None = None
         self.stale_sources: list[str] = []  # indexed seeds left out because they changed since
         self._synced = False  # whether ensure_index has run: load() need not run it again
@@ -126,6 +127,7 @@ class Pipeline:
                     "The index holds no usable chunks: run `python -m index build --rebuild`"
                 )
             self._idf = idf_table([terms(c.text) for c in chunks])
+            self._unseen_idf = max(self._idf.values())  # a word no chunk holds weighs as the rarest
             self._texts, self._manifest, self.stale_sources = texts, manifest, stale
             self._folded = None
             self._retriever = Retriever(store, chunks, self.settings, only=sorted(texts) if stale else None)
@@ -193,7 +195,7 @@ class Pipeline:
 
     def idf(self, term: str) -> float:
         self.load()
-        return self._idf.get(term, max(self._idf.values(), default=1.0))
+        return self._idf.get(term, self._unseen_idf)
 
     def mentions(self, word: str) -> bool:
         """Whether any indexed document contains ``word`` (folded; ``12000`` matches ``12,000``)."""
