@@ -100,7 +100,6 @@ def build_index(
     manifest = existing or Manifest(
         embedding=embedding, chunking=chunking_record(settings), collection=settings.collection
     )
-    unreadable = {str(e).split(":", 1)[0] for e in loaded.errors}
     todo: list[SeedDocument] = []
     for document in loaded.documents:
         record = manifest.documents.get(document.source)
@@ -109,7 +108,8 @@ def build_index(
         else:
             todo.append(document)
             (report.updated if record is not None else report.added).append(document.source)
-    gone = [s for s in manifest.documents if s not in {d.source for d in loaded.documents} | unreadable]
+    present = {d.source for d in loaded.documents} | set(loaded.unreadable)
+    gone = [s for s in manifest.documents if s not in present]
 
     if todo or gone or existing is None:
         store = vector_store(

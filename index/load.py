@@ -35,6 +35,7 @@ class LoadResult:
     documents: list[SeedDocument]
     errors: list[SeedError]
     skipped: list[str]
+    unreadable: list[str] = field(default_factory=list)  # seeds behind ``errors``: keep what they had
 
 
 def seed_files(seeds_dir: Path) -> tuple[list[Path], list[Path]]:
@@ -85,12 +86,13 @@ def load_seeds(seeds_dir: Path) -> LoadResult:
         log.warning(
             "Skipping %s: only %s files are indexed", other.relative_to(seeds_dir), "/".join(SEED_SUFFIXES)
         )
-    documents, errors = [], []
+    result = LoadResult([], [], [o.relative_to(seeds_dir).as_posix() for o in others])
     for path in paths:
         try:
-            documents.append(read_seed(path, seeds_dir))
-        except SeedError as error:
-            errors.append(error)
+            result.documents.append(read_seed(path, seeds_dir))
+        except SeedError as error:  # the seed itself, or its metadata sidecar
+            result.errors.append(error)
+            result.unreadable.append(path.relative_to(seeds_dir).as_posix())
     if not paths:
         raise NoSeedsError(f"No .txt or .md files in {seeds_dir}: add the articles to index")
-    return LoadResult(documents, errors, [o.relative_to(seeds_dir).as_posix() for o in others])
+    return result

@@ -144,3 +144,15 @@ def test_a_seed_broken_since_indexing_is_left_out_not_misquoted(make_settings, e
     assert pipeline.stale_sources == ["alpha.txt"] and pipeline.sources() == ["beta.md"]
     assert "six weeks" in answer.text and all(p.source == "beta.md" for p in answer.passages)
     assert read_manifest(settings.resolved_index_dir).documents["alpha.txt"]  # its chunks are kept
+
+
+def test_a_broken_sidecar_keeps_the_seeds_indexed_chunks(make_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings()
+    (settings.seeds_dir / "alpha.txt").write_text(ALPHA, encoding="utf-8")
+    build_index(settings, embeddings=embeddings)
+    before = count(settings)
+    (settings.seeds_dir / "alpha.meta.json").write_text("{ not json", encoding="utf-8")
+    report = build_index(settings, embeddings=embeddings)
+    assert len(report.errors) == 1 and "alpha.meta.json" in report.errors[0]
+    assert report.removed == [] and count(settings) == before
+    assert "alpha.txt" in read_manifest(settings.resolved_index_dir).documents
