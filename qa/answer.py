@@ -109,7 +109,6 @@ def finalize(
     numbers: dict[Span, int] = {}
     citations: list[Citation] = []
     sentences: list[AnswerSentence] = []
-    passage_of = {(p.source, p.start, p.end): p for p in passages}
     for drafted in draft.sentences:
         quotes = [library.text(span.source)[span.start : span.end] for span in drafted.spans]
         support, alone = sentence_support(judge, drafted.text, quotes)
@@ -121,8 +120,8 @@ def finalize(
                 holder = next(
                     (
                         p
-                        for (s, a, b), p in passage_of.items()
-                        if s == span.source and a <= span.start and span.end <= b
+                        for p in passages
+                        if p.source == span.source and p.start <= span.start and span.end <= p.end
                     ),
                     None,
                 )

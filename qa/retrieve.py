@@ -151,17 +151,15 @@ class Retriever:
                 return []
         dense = DenseRetriever(store=self.store, k=fetch, sources=sources)
         sparse = self._bm25.model_copy(update={"k": fetch, "sources": sources})
-        lists: list[list[Document]] = []
-        weights: list[float] = []
+        used: list[tuple[Runnable[str, list[Document]], float]] = []
         if mode in ("hybrid", "dense"):
-            lists.append(dense.invoke(query))
-            weights.append(settings.dense_weight if mode == "hybrid" else 1.0)
+            used.append((dense, settings.dense_weight if mode == "hybrid" else 1.0))
         if mode in ("hybrid", "bm25"):
-            lists.append(sparse.invoke(query))
-            weights.append(settings.bm25_weight if mode == "hybrid" else 1.0)
-        retrievers: list[Runnable[str, list[Document]]] = [dense, sparse]
+            used.append((sparse, settings.bm25_weight if mode == "hybrid" else 1.0))
+        lists = [retriever.invoke(query) for retriever, _ in used]
+        weights = [weight for _, weight in used]
         fusion = EnsembleRetriever(
-            retrievers=retrievers[: len(lists)], weights=weights, c=settings.rrf_c, id_key="id"
+            retrievers=[retriever for retriever, _ in used], weights=weights, c=settings.rrf_c, id_key="id"
         )
         fused = fusion.weighted_reciprocal_rank(lists)
         # Fused scores and both retrievers' own scores, whichever list a document came from.
