@@ -80,11 +80,12 @@ class Pipeline:
 
     @cached_property
     def embeddings(self) -> Embeddings:
-        if self._embeddings is None:
-            from index.embed import load_embeddings
+        """The embeddings given to the constructor, or the settings' model, loaded on first use."""
+        if self._embeddings is not None:
+            return self._embeddings
+        from index.embed import load_embeddings
 
-            self._embeddings = load_embeddings(self.settings.resolved_embedding_model)
-        return self._embeddings
+        return load_embeddings(self.settings.resolved_embedding_model)
 
     @property
     def judge(self) -> SupportJudge:
