@@ -135,6 +135,18 @@ def values(text: str, kind: str | None, focus: set[str] | None = None) -> frozen
     return frozenset()
 
 
+def line_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Sentence spans of the whole lines (paragraphs) that hold ``text[start:end]``.
+
+    >>> text = "A one. A two.\\nB one. B two."
+    >>> [text[a:b] for a, b in line_sentences(text, 16, 20)]
+    ['B one.', 'B two.']
+    """
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    return split_sentences(text, line_start, len(text) if line_end < 0 else line_end)
+
+
 def _display(value: str) -> str:
     return f"{int(value):,}" if value.isdigit() else value
 
@@ -206,8 +218,9 @@ class ExtractiveAnswerer:
         if _names_someone(candidate.text, known):
             return DraftSentence(candidate.text, [span])
         text = library.text(span.source)
-        paragraph_start = text.rfind("\n", 0, span.start) + 1
-        before = split_sentences(text, paragraph_start, span.start)[-SPEAKER_LOOKBACK:]
+        before = [s for s in line_sentences(text, span.start, span.start) if s[1] <= span.start][
+            -SPEAKER_LOOKBACK:
+        ]
         for start, end in reversed(before):
             if _names_someone(text[start:end], known):
                 return DraftSentence(text[start : span.end], [Span(span.source, start, span.end)])
@@ -223,9 +236,7 @@ class ExtractiveAnswerer:
         found = []
         for passage in passages:
             text = library.text(passage.source)
-            paragraph_start = text.rfind("\n", 0, passage.start) + 1
-            paragraph_end = text.find("\n", passage.end)
-            spans = split_sentences(text, paragraph_start, len(text) if paragraph_end < 0 else paragraph_end)
+            spans = line_sentences(text, passage.start, passage.end)
             inside = [i for i, (a, b) in enumerate(spans) if passage.start <= a and b <= passage.end]
             if not inside:
                 continue
@@ -348,11 +359,10 @@ class ExtractiveAnswerer:
             title = f"“{meta.title}”" if meta.title else source
             return Draft(refused=True, reason=f"{title} does not state its {field}.")
         text = library.text(source)
-        start, end = meta.spans.get(field, meta.spans.get("title", (0, 0)))
-        # Quote the sentence that states the field (a sidecar's field cites the title instead).
-        line_start = text.rfind("\n", 0, start) + 1
-        line_end = text.find("\n", end)
-        sentences = split_sentences(text, line_start, len(text) if line_end < 0 else line_end)
+        # Quote the sentence that states the field; a field from a sidecar cites the title line, or
+        # the opening sentence of a document that has none.
+        start, end = meta.spans.get(field) or meta.spans.get("title") or split_sentences(text)[0]
+        sentences = line_sentences(text, start, end)
         first = next((a for a, b in sentences if a <= start < b), start)
         last = next((b for a, b in sentences if a < end <= b), end)
         span = Span(source, first, last)

@@ -156,3 +156,18 @@ def test_a_broken_sidecar_keeps_the_seeds_indexed_chunks(make_settings, embeddin
     assert len(report.errors) == 1 and "alpha.meta.json" in report.errors[0]
     assert report.removed == [] and count(settings) == before
     assert "alpha.txt" in read_manifest(settings.resolved_index_dir).documents
+
+
+def test_a_sidecar_field_is_cited_to_real_text(make_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings()
+    (settings.seeds_dir / "note.txt").write_text(
+        "The convoy carried 40 trucks to the border. Officials confirmed it arrived.\n", encoding="utf-8"
+    )
+    (settings.seeds_dir / "note.meta.json").write_text('{"author": "Jane Roe"}', encoding="utf-8")
+    answer = Pipeline(settings, embeddings=embeddings).ask("Who wrote the article about the convoy?")
+    assert "Jane Roe" in answer.text
+    citation = answer.citations[0]
+    assert (
+        citation.quote == "The convoy carried 40 trucks to the border."
+    )  # no title line: the opening sentence
+    assert (settings.seeds_dir / "note.txt").read_text()[citation.start : citation.end] == citation.quote
