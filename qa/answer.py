@@ -1,15 +1,17 @@
-"""The answerer seam and the step that turns a draft into a cited, verified :class:`Answer`.
+"""The answerer seam and the step that turns drafted sentences into a cited, verified :class:`Answer`.
 
-An :class:`Answerer` drafts sentences, each pointing at the exact source spans that back it. It
-never writes ``[n]`` markers itself: :func:`finalize` numbers the cited spans in order of first
-use, checks every sentence against its quotes with the support judge, and renders the text.
+An :class:`Answerer` streams: it yields text as it writes it (``str``), each finished sentence as a
+:class:`DraftSentence` pointing at the exact source spans that back it, or a :class:`Refusal`. It
+never writes ``[n]`` markers itself: :class:`AnswerBuilder` numbers the cited spans in order of
+first use, checks every sentence against its quotes with the support judge as the sentence
+arrives, drops or marks the unsupported ones (``Settings.unsupported``) and renders the text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from qa.schema import Answer, AnswerSentence, Citation, Passage
 from qa.verify import SupportJudge, sentence_support
@@ -38,10 +40,40 @@ class DraftSentence:
 
 
 @dataclass
+class Refusal:
+    """The answerer declines: the passages do not answer the question."""
+
+    reason: str = ""  # shown after the refusal text
+
+
+Drafted = str | DraftSentence | Refusal  # what an answerer yields
+
+
+@dataclass
 class Draft:
     sentences: list[DraftSentence] = field(default_factory=list)
     refused: bool = False
     reason: str = ""  # why it refused, shown after the refusal text
+
+    def stream(self) -> Iterator[Drafted]:
+        """The draft as an answerer streams it: each sentence's text, then the sentence."""
+        if self.refused or not self.sentences:
+            yield Refusal(self.reason)
+            return
+        for sentence in self.sentences:
+            yield sentence.text
+            yield sentence
+
+
+def collect(items: Iterable[Drafted]) -> Draft:
+    """The draft a stream of drafted items adds up to (its text pieces are dropped)."""
+    draft = Draft()
+    for item in items:
+        if isinstance(item, DraftSentence):
+            draft.sentences.append(item)
+        elif isinstance(item, Refusal):
+            return Draft(refused=True, reason=item.reason)
+    return draft
 
 
 class Library(Protocol):
@@ -63,11 +95,11 @@ class Library(Protocol):
 
 
 class Answerer(Protocol):
-    """Drafts an answer from retrieved passages."""
+    """Writes an answer from retrieved passages, yielding as it goes (see the module docstring)."""
 
     name: str
 
-    def draft(self, question: Resolved, passages: list[Passage], library: Library) -> Draft: ...
+    def stream(self, question: Resolved, passages: list[Passage], library: Library) -> Iterator[Drafted]: ...
 
 
 def render_sentence(sentence: AnswerSentence) -> str:
@@ -85,6 +117,121 @@ def render_sentence(sentence: AnswerSentence) -> str:
     return f"{text} {markers}"
 
 
+class AnswerBuilder:
+    """Turns drafted sentences, one at a time, into a verified :class:`Answer`.
+
+    Each sentence is scored by ``judge`` against the text of the spans it cites (together, and
+    each span alone for the citation's own score). A sentence below the judge's threshold is
+    dropped (kept in ``Answer.dropped``) or kept and marked ``supported=False``, per ``policy``.
+    ``grounding`` is the mean judge score of the sentences shown.
+    """
+
+    def __init__(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        library: Library,
+        judge: SupportJudge,
+        *,
+        answerer: str,
+        policy: Literal["drop", "mark"] = "drop",
+        resolved_question: str | None = None,
+    ) -> None:
+        self.question, self.passages, self.library, self.judge = question, list(passages), library, judge
+        self.answerer, self.policy, self.resolved_question = answerer, policy, resolved_question
+        self.numbers: dict[Span, int] = {}
+        self.citations: list[Citation] = []
+        self.sentences: list[AnswerSentence] = []
+        self.dropped: list[AnswerSentence] = []
+        self.refusal: Refusal | None = None
+
+    @property
+    def judged(self) -> int:
+        return len(self.sentences) + len(self.dropped)
+
+    @property
+    def supported_share(self) -> float:
+        """The share of the drafted sentences that the judge supports (1.0 before any)."""
+        if not self.judged:
+            return 1.0
+        return sum(s.supported for s in self.sentences) / self.judged
+
+    def add(self, drafted: DraftSentence) -> tuple[AnswerSentence, list[Citation], bool]:
+        """Verify one sentence: ``(the sentence, the citations it added, whether it is kept)``."""
+        quotes = [self.library.text(span.source)[span.start : span.end] for span in drafted.spans]
+        support, alone = sentence_support(self.judge, drafted.text, quotes)
+        supported = bool(quotes) and support >= self.judge.threshold
+        if not supported and self.policy == "drop":
+            sentence = AnswerSentence(text=drafted.text, citations=[], support=support, supported=False)
+            self.dropped.append(sentence)
+            return sentence, [], False
+        markers: list[int] = []
+        added: list[Citation] = []
+        for span, quote, score in zip(drafted.spans, quotes, alone, strict=True):
+            if span not in self.numbers:
+                self.numbers[span] = len(self.numbers) + 1
+                added.append(self._citation(span, quote, score))
+            if self.numbers[span] not in markers:
+                markers.append(self.numbers[span])
+        self.citations.extend(added)
+        sentence = AnswerSentence(text=drafted.text, citations=markers, support=support, supported=supported)
+        self.sentences.append(sentence)
+        return sentence, added, True
+
+    def _citation(self, span: Span, quote: str, score: float) -> Citation:
+        meta = self.library.metadata(span.source)
+        holder = next(
+            (
+                p
+                for p in self.passages
+                if p.source == span.source and p.start <= span.start and span.end <= p.end
+            ),
+            None,
+        )
+        return Citation(
+            n=self.numbers[span],
+            source=span.source,
+            title=meta.title,
+            url=meta.url,
+            quote=quote,
+            start=span.start,
+            end=span.end,
+            score=score,
+            passage_id=holder.id if holder else None,
+        )
+
+    def refuse(self, reason: str = "") -> None:
+        self.refusal = Refusal(reason)
+
+    def answer(self, *, notice: str | None = None, fallback_from: str | None = None) -> Answer:
+        """The answer so far; a refusal when the answerer refused or no sentence was kept."""
+        common: dict[str, Any] = {
+            "question": self.question,
+            "passages": self.passages,
+            "resolved_question": self.resolved_question,
+            "answerer": self.answerer,
+            "judge": self.judge.name,
+            "dropped": self.dropped,
+            "notice": notice,
+            "fallback_from": fallback_from,
+        }
+        if self.refusal is not None or not self.sentences:
+            reason = self.refusal.reason if self.refusal else ""
+            if self.refusal is None and self.dropped:
+                reason = "No sentence of the drafted answer was supported by the passages it cited."
+            return Answer(text=REFUSAL + (f" {reason}" if reason else ""), refused=True, **common)
+        text = " ".join(render_sentence(s) for s in self.sentences)
+        grounding = sum(s.support for s in self.sentences) / len(self.sentences)
+        return Answer(
+            text=text,
+            citations=self.citations,
+            refused=False,
+            grounding=round(grounding, 4),
+            sentences=self.sentences,
+            **common,
+        )
+
+
 def finalize(
     question: str,
     draft: Draft,
@@ -93,63 +240,22 @@ def finalize(
     judge: SupportJudge,
     *,
     answerer: str,
+    policy: Literal["drop", "mark"] = "drop",
     resolved_question: str | None = None,
 ) -> Answer:
-    """Number the citations, verify every sentence and render ``text`` with ``[n]`` markers."""
-    if draft.refused or not draft.sentences:
-        text = REFUSAL + (f" {draft.reason}" if draft.reason else "")
-        return Answer(
-            question=question,
-            text=text,
-            refused=True,
-            passages=list(passages),
-            resolved_question=resolved_question,
-            answerer=answerer,
-        )
-    numbers: dict[Span, int] = {}
-    citations: list[Citation] = []
-    sentences: list[AnswerSentence] = []
-    for drafted in draft.sentences:
-        quotes = [library.text(span.source)[span.start : span.end] for span in drafted.spans]
-        support, alone = sentence_support(judge, drafted.text, quotes)
-        markers = []
-        for span, quote, score in zip(drafted.spans, quotes, alone, strict=True):
-            if span not in numbers:
-                numbers[span] = len(numbers) + 1
-                meta = library.metadata(span.source)
-                holder = next(
-                    (
-                        p
-                        for p in passages
-                        if p.source == span.source and p.start <= span.start and span.end <= p.end
-                    ),
-                    None,
-                )
-                citations.append(
-                    Citation(
-                        n=numbers[span],
-                        source=span.source,
-                        title=meta.title,
-                        url=meta.url,
-                        quote=quote,
-                        start=span.start,
-                        end=span.end,
-                        score=score,
-                        passage_id=holder.id if holder else None,
-                    )
-                )
-            markers.append(numbers[span])
-        sentences.append(AnswerSentence(text=drafted.text, citations=markers, support=support))
-    text = " ".join(render_sentence(s) for s in sentences)
-    grounding = sum(s.support for s in sentences) / len(sentences)
-    return Answer(
-        question=question,
-        text=text,
-        citations=citations,
-        refused=False,
-        grounding=round(grounding, 4),
-        sentences=sentences,
-        passages=list(passages),
-        resolved_question=resolved_question,
+    """A whole draft, verified: :class:`AnswerBuilder` fed every sentence."""
+    builder = AnswerBuilder(
+        question,
+        passages,
+        library,
+        judge,
         answerer=answerer,
+        policy=policy,
+        resolved_question=resolved_question,
     )
+    if draft.refused:
+        builder.refuse(draft.reason)
+    else:
+        for sentence in draft.sentences:
+            builder.add(sentence)
+    return builder.answer()

@@ -44,3 +44,27 @@ class UnknownSourceError(QAError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message otherwise
         return str(self.args[0]) if self.args else ""
+
+
+class PromptError(QAError):
+    """A prompt template is missing, malformed, or filled with other variables than it declares."""
+
+
+class LLMError(QAError):
+    """The LLM backend could not answer; the pipeline falls back to the extractive answer."""
+
+
+class LLMUnavailableError(LLMError):
+    """No LLM is configured or installed, its model file is missing, or its server cannot be reached."""
+
+
+class LLMTimeoutError(LLMError):
+    """The LLM backend took longer than ``QA_LLM_TIMEOUT`` seconds."""
+
+
+class LLMContextError(LLMError):
+    """The prompt does not fit the model's context window."""
+
+
+class UnknownJudgeError(QAError):
+    """No support judge is registered under the name asked for."""

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from index.sentences import split_sentences
-from qa.answer import Draft, DraftSentence, Library, Span
+from qa.answer import Draft, Drafted, DraftSentence, Library, Span
 from qa.followup import Resolved
 from qa.lexical import MONTHS, STOPWORDS, fold, names, numbers, terms
 from qa.schema import Passage
@@ -174,6 +175,10 @@ class ExtractiveAnswerer:
     """Answers with the source sentences themselves; see the module docstring."""
 
     name = "extractive"
+
+    def stream(self, question: Resolved, passages: list[Passage], library: Library) -> Iterator[Drafted]:
+        """The answer sentence by sentence (it is chosen whole before the first is yielded)."""
+        yield from self.draft(question, passages, library).stream()
 
     def draft(self, question: Resolved, passages: list[Passage], library: Library) -> Draft:
         if not passages:

@@ -7,6 +7,11 @@
 Models and the index load lazily, once, on the first question (or :meth:`Pipeline.load`); the
 index is built from the seeds folder first when none exists and ``Settings.auto_build`` is on.
 A pipeline is safe to share between threads (the UI does).
+
+:meth:`Pipeline.stream` yields as the answer is written: the answerer's text
+(:class:`~qa.schema.TokenEvent`), each sentence once verified (:class:`~qa.schema.SentenceEvent`),
+and last the whole :class:`~qa.schema.AnswerEvent`. An LLM answer falls back to the extractive
+one, saying why, when the LLM fails or the judge supports too little of what it wrote.
 """
 
 from __future__ import annotations
@@ -15,19 +20,28 @@ import hashlib
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from qa.answer import Answerer, finalize
-from qa.errors import IndexMissingError, InvalidQuestionError, UnknownSourceError
-from qa.extractive import ExtractiveAnswerer, idf_table
-from qa.followup import History, resolve
+from qa import registry
+from qa.answer import AnswerBuilder, Answerer, DraftSentence, Refusal
+from qa.errors import IndexMissingError, InvalidQuestionError, LLMError, UnknownSourceError
+from qa.extractive import idf_table
+from qa.followup import History, Resolved, resolve
 from qa.lexical import fold, terms
-from qa.schema import Answer, Passage
+from qa.schema import (
+    Answer,
+    AnswerEvent,
+    NoticeEvent,
+    Passage,
+    SentenceEvent,
+    StreamEvent,
+    TokenEvent,
+)
 from qa.settings import RetrievalMode, Settings
-from qa.verify import OverlapJudge, SupportJudge
+from qa.verify import SupportJudge
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -38,7 +52,7 @@ if TYPE_CHECKING:
     from qa.retrieve import Retriever
 
 log = logging.getLogger(__name__)
-ANSWERERS: dict[str, type] = {"extractive": ExtractiveAnswerer}
+FALLBACK = "extractive"  # the answerer that stands in when another fails
 
 
 @dataclass(frozen=True)
@@ -60,11 +74,16 @@ class Pipeline:
         embeddings: Embeddings | None = None,
         judge: SupportJudge | None = None,
         answerers: dict[str, Answerer] | None = None,
+        judges: dict[str, SupportJudge] | None = None,
     ) -> None:
+        """``judge`` scores every answer when given; ``answerers`` and ``judges`` (by name) stand
+        in for the ones :mod:`qa.registry` would make; the rest are made on first use."""
         self.settings = settings or Settings()
         self._embeddings = embeddings
         self._judge = judge
-        self._answerers: dict[str, Answerer] = answerers or {name: cls() for name, cls in ANSWERERS.items()}
+        self._answerers: dict[str, Answerer] = dict(answerers or {})
+        self._judges: dict[str, SupportJudge] = dict(judges or {})
+        self.models = registry.Models(self.settings, self.embed)
         self._lock = threading.RLock()
         self._vectors: dict[str, list[float]] = {}
         self._manifest: Manifest | None = None
@@ -89,9 +108,25 @@ class Pipeline:
 
     @property
     def judge(self) -> SupportJudge:
-        if self._judge is None:
-            self._judge = OverlapJudge(embed=self.embed)
-        return self._judge
+        """The judge of extractive answers (the one given to the constructor, if any)."""
+        return self.judge_for(FALLBACK)
+
+    def judge_for(self, answerer: str) -> SupportJudge:
+        """The judge that scores answers by ``answerer`` (see :func:`qa.registry.judge_name`)."""
+        if self._judge is not None:
+            return self._judge
+        name = registry.judge_name(self.settings, answerer)
+        with self._lock:
+            if name not in self._judges:
+                self._judges[name] = registry.make_judge(name, self.settings, self.models)
+            return self._judges[name]
+
+    def answerer(self, name: str) -> Answerer:
+        """The answerer registered as ``name``, made on first use."""
+        with self._lock:
+            if name not in self._answerers:
+                self._answerers[name] = registry.make_answerer(name, self.settings, self.models)
+            return self._answerers[name]
 
     def ensure_index(self, progress: Progress | None = None) -> BuildReport | None:
         """Bring the index in line with the seeds folder (build it when there is none, update
@@ -208,7 +243,9 @@ class Pipeline:
 
     @property
     def answerer_names(self) -> list[str]:
-        return list(self._answerers)
+        """The answerers this installation can use, the default first."""
+        known = registry.available_answerers(self.settings)
+        return known + [n for n in self._answerers if n not in known]
 
     # --- asking
 
@@ -245,13 +282,13 @@ class Pipeline:
     ) -> list[Passage]:
         """Retrieval for a query already checked: a follow-up's query joins the question with the
         earlier turns, so the limit on what a user may type does not apply to it."""
-        if sources:
-            unknown = sorted(set(sources) - set(self.sources()))
-            if unknown:
-                raise UnknownSourceError(
-                    f"No documents named {unknown} in the index; known: {self.sources()}"
-                )
+        self._check_sources(sources)
         return self.retriever.retrieve(query, top_k=top_k, sources=sources, mode=mode)
+
+    def _check_sources(self, sources: list[str] | None) -> None:
+        unknown = sorted(set(sources or []) - set(self.sources()))
+        if unknown:
+            raise UnknownSourceError(f"No documents named {unknown} in the index; known: {self.sources()}")
 
     def ask(
         self,
@@ -265,23 +302,131 @@ class Pipeline:
     ) -> Answer:
         """Answer ``question`` from the sources, with citations; ``history`` holds earlier turns
         as ``(role, text)`` pairs, role ``"user"`` or ``"assistant"``."""
+        for event in self.stream(
+            question, history, top_k=top_k, sources=sources, answerer=answerer, mode=mode
+        ):
+            if isinstance(event, AnswerEvent):
+                return event.answer
+        raise AssertionError("a stream always ends with the answer")  # pragma: no cover
+
+    def stream(
+        self,
+        question: str,
+        history: History | None = None,
+        *,
+        top_k: int | None = None,
+        sources: list[str] | None = None,
+        answerer: str | None = None,
+        mode: RetrievalMode | None = None,
+    ) -> Iterator[StreamEvent]:
+        """:meth:`ask`, yielding as the answer is written (see the module docstring); the last
+        event is the :class:`~qa.schema.AnswerEvent`. Bad input raises before the first event."""
         question = self.check_question(question)
         name = answerer or self.settings.answerer
-        if name not in self._answerers:
-            raise InvalidQuestionError(f"Unknown answerer {name!r}; available: {', '.join(self._answerers)}")
-        resolved = resolve(question, _check_history(history))
-        passages = self._retrieve(resolved.query, top_k=top_k, sources=sources, mode=mode)
-        with self._lock:
-            draft = self._answerers[name].draft(resolved, passages, self)
-        return finalize(
+        if name not in registry.ANSWERERS and name not in self._answerers:
+            raise InvalidQuestionError(
+                f"Unknown answerer {name!r}; available: {', '.join(self.answerer_names)}"
+            )
+        turns = _check_history(history)
+        self._check_sources(sources)  # unknown names fail before anything streams
+        try:
+            resolved = self._resolve(question, turns, name)
+            passages = self._retrieve(resolved.query, top_k=top_k, sources=sources, mode=mode)
+            builder = self._builder(question, resolved, passages, name)
+            yield from self._run(self.answerer(name), resolved, passages, builder)
+        except LLMError as error:
+            if name == FALLBACK:
+                raise
+            log.warning("The %s answerer failed, answering extractively: %s", name, error)
+            yield NoticeEvent(message=f"{error}. This is the extractive answer.", restart=True)
+            yield from self._fallback(question, turns, top_k, sources, mode, str(error), name)
+            return
+        if name != FALLBACK and builder.refusal is None and builder.judged:
+            share = builder.supported_share
+            if share < self.settings.min_supported_share or not builder.sentences:
+                kept = sum(s.supported for s in builder.sentences)
+                notice = (
+                    f"The judge supported {kept} of the {builder.judged} sentences the {name} answerer "
+                    f"wrote (QA_MIN_SUPPORTED_SHARE={self.settings.min_supported_share}); "
+                    "this is the extractive answer."
+                )
+                yield NoticeEvent(message=notice, restart=True)
+                yield from self._fallback(question, turns, top_k, sources, mode, notice, name, builder)
+                return
+        yield AnswerEvent(answer=builder.answer())
+
+    def _resolve(self, question: str, turns: list[tuple[str, str]], answerer: str) -> Resolved:
+        """The question made ready for retrieval: rewritten by the LLM for an LLM answer in a
+        conversation, else resolved by the follow-up rules of :mod:`qa.followup`."""
+        if answerer in registry.NEEDS_LLM and turns:
+            return registry.rewriter(self.settings, self.models).rewrite(question, turns)
+        return resolve(question, turns)
+
+    def _builder(
+        self, question: str, resolved: Resolved, passages: list[Passage], name: str
+    ) -> AnswerBuilder:
+        return AnswerBuilder(
             question,
-            draft,
             passages,
             self,
-            self.judge,
+            self.judge_for(name),
             answerer=name,
+            # The fallback's sentences are marked, never dropped: nothing stands behind it.
+            policy=self.settings.unsupported if name != FALLBACK else "mark",
             resolved_question=resolved.query if resolved.is_followup else None,
         )
+
+    def _run(
+        self, answerer: Answerer, resolved: Resolved, passages: list[Passage], builder: AnswerBuilder
+    ) -> Iterator[StreamEvent]:
+        """Stream the answerer's draft into ``builder``, verifying each sentence as it ends."""
+        for item in answerer.stream(resolved, passages, self):
+            if isinstance(item, str):
+                yield TokenEvent(text=item)
+            elif isinstance(item, DraftSentence):
+                sentence, added, kept = builder.add(item)
+                yield SentenceEvent(sentence=sentence, citations=added, kept=kept)
+            elif isinstance(item, Refusal):
+                builder.refuse(item.reason)
+                return
+
+    def _fallback(
+        self,
+        question: str,
+        turns: list[tuple[str, str]],
+        top_k: int | None,
+        sources: list[str] | None,
+        mode: RetrievalMode | None,
+        notice: str,
+        failed: str,
+        replaced: AnswerBuilder | None = None,
+    ) -> Iterator[StreamEvent]:
+        resolved = resolve(question, turns)
+        passages = self._retrieve(resolved.query, top_k=top_k, sources=sources, mode=mode)
+        builder = self._builder(question, resolved, passages, FALLBACK)
+        yield from self._run(self.answer_fallback, resolved, passages, builder)
+        answer = builder.answer(notice=notice, fallback_from=failed)
+        if replaced is not None:  # what the failed answerer wrote stays visible
+            answer.dropped = replaced.dropped + [s for s in replaced.sentences if not s.supported]
+        yield AnswerEvent(answer=answer)
+
+    @property
+    def answer_fallback(self) -> Answerer:
+        return self.answerer(FALLBACK)
+
+    # --- LangChain
+
+    def as_retriever(self, **options: Any) -> Any:
+        """The hybrid retriever as a LangChain ``BaseRetriever`` (see :mod:`qa.chain`)."""
+        from qa.chain import PipelineRetriever
+
+        return PipelineRetriever(pipeline=self, **options)
+
+    def as_runnable(self) -> Any:
+        """The whole answering pipeline as a LangChain ``Runnable`` (see :mod:`qa.chain`)."""
+        from qa.chain import AnswerRunnable
+
+        return AnswerRunnable(self)
 
 
 def _check_history(history: History | None) -> list[tuple[str, str]]:

@@ -7,7 +7,7 @@ citation carries the exact span of its source file (``start``/``end`` character 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -38,7 +38,10 @@ class Citation(BaseModel):
     quote: str = Field(description="The exact supporting text: the source file's text[start:end]")
     start: int
     end: int
-    score: float = Field(description="How well the quote supports the sentence citing it, 0..1")
+    score: float = Field(
+        description="How well the quote supports the sentence citing it, 0..1, by the answer's judge. "
+        "A verbatim quote supports itself: this says the words are there, not that they answer the question"
+    )
     passage_id: str | None = None
 
 
@@ -47,7 +50,10 @@ class AnswerSentence(BaseModel):
 
     text: str = Field(description="The sentence without its [n] markers")
     citations: list[int] = Field(default_factory=list)
-    support: float = Field(default=0.0, description="Best support score among its citations, 0..1")
+    support: float = Field(default=0.0, description="The judge's score for the sentence and its quotes, 0..1")
+    supported: bool = Field(
+        default=True, description="Whether the support is at or above the judge's threshold"
+    )
 
 
 class Answer(BaseModel):
@@ -57,8 +63,20 @@ class Answer(BaseModel):
     text: str = Field(description="The answer with inline [n] markers")
     citations: list[Citation] = Field(default_factory=list)
     refused: bool = False
-    grounding: float = Field(default=0.0, ge=0.0, le=1.0)
+    grounding: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Mean judge score of the sentences shown; 0 for a refusal"
+    )
     sentences: list[AnswerSentence] = Field(default_factory=list)
+    dropped: list[AnswerSentence] = Field(
+        default_factory=list, description="Sentences the answerer wrote that the judge did not support"
+    )
+    judge: str | None = Field(default=None, description="The support judge that scored the sentences")
+    notice: str | None = Field(
+        default=None, description="Why the answer is not what was asked for (an LLM failure, a fallback)"
+    )
+    fallback_from: str | None = Field(
+        default=None, description="The answerer whose answer was replaced by this (extractive) one"
+    )
     passages: list[Passage] = Field(default_factory=list, description="What retrieval returned")
     resolved_question: str | None = Field(default=None, description="The question after follow-up resolution")
     answerer: str = "extractive"
@@ -73,3 +91,37 @@ class Answer(BaseModel):
             if citation.n == n:
                 return citation
         raise KeyError(n)
+
+
+class TokenEvent(BaseModel):
+    """Text as the answerer writes it (an LLM's tokens, or a quoted sentence), before verification."""
+
+    type: Literal["token"] = "token"
+    text: str
+
+
+class SentenceEvent(BaseModel):
+    """A sentence finished and verified: its final ``[n]`` markers and citations."""
+
+    type: Literal["sentence"] = "sentence"
+    sentence: AnswerSentence
+    citations: list[Citation] = Field(default_factory=list, description="The citations it added")
+    kept: bool = Field(description="False when the policy dropped it as unsupported")
+
+
+class NoticeEvent(BaseModel):
+    """Something the reader should know mid-stream; ``restart``: discard what was streamed so far."""
+
+    type: Literal["notice"] = "notice"
+    message: str
+    restart: bool = False
+
+
+class AnswerEvent(BaseModel):
+    """The last event of a stream: the whole, verified answer."""
+
+    type: Literal["answer"] = "answer"
+    answer: Answer
+
+
+StreamEvent = TokenEvent | SentenceEvent | NoticeEvent | AnswerEvent

@@ -18,6 +18,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
+JudgeName = Literal["auto", "overlap", "llm"]
+UnsupportedPolicy = Literal["drop", "mark"]
 
 
 def packaged_model_dir() -> Path:
@@ -74,6 +76,33 @@ class Settings(BaseSettings):
         default=5, ge=1, le=10, description="Most source sentences quoted; a conflict summary comes on top"
     )
     max_question_chars: int = Field(default=2000, ge=10)
+
+    # --- the LLM (the `llm` extra): a reader that writes answers and checks them
+    llm: str = Field(
+        default="local",
+        description="'local' (the packaged Qwen2.5-Coder-1.5B-Instruct GGUF), 'gguf:/path/model.gguf', "
+        "'openai:MODEL' (any OpenAI-compatible server, see llm_base_url) or 'ollama:MODEL'",
+    )
+    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible or Ollama server URL")
+    llm_api_key: str | None = Field(default=None, description="API key for an OpenAI-compatible server")
+    llm_timeout: float = Field(default=300.0, gt=0, description="Seconds one LLM call may take")
+    llm_max_tokens: int = Field(default=200, ge=16, le=4096, description="Most tokens an answer may have")
+    llm_context: int = Field(default=4096, ge=512, description="Context window of a local GGUF model")
+    llm_threads: int | None = Field(default=None, ge=1, description="CPU threads of a local model")
+    llm_passages: int = Field(default=4, ge=1, le=20, description="Passages shown to the LLM answerer")
+    models_dir: Path | None = Field(default=None, description="Assembled models; default: DATA_DIR/models")
+    judge: JudgeName = Field(
+        default="auto",
+        description="Support judge: 'overlap' (fast, no LLM), 'llm', or 'auto' (the LLM judge for LLM "
+        "answers, overlap for extractive ones)",
+    )
+    judge_llm: str | None = Field(default=None, description="A separate backend for the LLM judge")
+    unsupported: UnsupportedPolicy = Field(
+        default="drop", description="What happens to an answer sentence the judge does not support"
+    )
+    min_supported_share: float = Field(
+        default=0.5, ge=0, le=1, description="Below this share of supported sentences, answer extractively"
+    )
     auto_build: bool = Field(default=True, description="Build the index on first use when none exists")
 
     @model_validator(mode="after")
@@ -93,6 +122,10 @@ class Settings(BaseSettings):
         if self.chroma_host:
             return self.data_dir / f"server-{self.chroma_host}-{self.chroma_port}"
         return self.data_dir / "index"
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir if self.models_dir is not None else self.data_dir / "models"
 
     @property
     def resolved_embedding_model(self) -> Path:

@@ -24,9 +24,13 @@ accuracy and Cohen's kappa on both splits.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from qa.lexical import MONTHS, fold, names, negated, numbers, terms
+
+if TYPE_CHECKING:
+    from qa.llm import LLM
+    from qa.prompts import Prompt
 
 Embed = Callable[[list[str]], list[list[float]]]
 # Words an answer uses to frame a claim ("the sources differ", "according to"), not claims themselves.
@@ -79,6 +83,31 @@ class OverlapJudge:
         if negated(claim) != negated(passage):
             score = min(score, NEGATION_CAP)
         return round(min(1.0, score), 4)
+
+
+class LLMJudge:
+    """A model that reads: P(yes) of "does the passage support the claim?" (``prompts/judge.toml``).
+
+    Scores are cached per (claim, passage): the model is deterministic for a prompt, and an
+    evaluation asks the same pair more than once.
+    """
+
+    threshold = 0.5
+
+    def __init__(self, llm: LLM, prompt: Prompt, cache_size: int = 4096) -> None:
+        self.llm, self.prompt, self.cache_size = llm, prompt, cache_size
+        self.name = f"llm:{llm.name}"
+        self._cache: dict[tuple[str, str], float] = {}
+
+    def score(self, claim: str, passage: str) -> float:
+        key = (claim, passage)
+        if key not in self._cache:
+            quoted = passage.replace("<", "‹").replace(">", "›")
+            probability = self.llm.yes_probability(self.prompt.messages(claim=claim, passage=quoted))
+            if len(self._cache) >= self.cache_size:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = round(probability, 4)
+        return self._cache[key]
 
 
 def sentence_support(judge: SupportJudge, claim: str, quotes: Sequence[str]) -> tuple[float, list[float]]:

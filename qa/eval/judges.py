@@ -1,41 +1,31 @@
 """The support judges an evaluation can use, by name (``python -m qa.eval run --judge NAME``).
 
-A judge is anything with the :class:`qa.verify.SupportJudge` shape: a ``name``, a ``threshold``
-and ``score(claim, passage) -> float`` in ``[0, 1]``. The default is the project's offline
-:class:`qa.verify.OverlapJudge`. Another judge (an LLM judge, once the project has an LLM backend)
-is added by registering a factory::
-
-    from qa.eval.judges import JUDGES
-    JUDGES["llm"] = lambda settings, embed: LLMJudge(settings)
-
-and is then validated like the default with ``python -m qa.eval judge --judge llm``.
+The judges are the project's own, registered in :mod:`qa.registry` (``overlap``: word coverage and
+embedding similarity, no LLM; ``llm``: a model that reads, when the ``llm`` extra is installed).
+``auto`` picks the strongest available: the LLM judge when an LLM is configured, else overlap.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from qa.errors import QAError
+from qa.errors import UnknownJudgeError
+from qa.registry import JUDGES, Models, llm_configured
+from qa.registry import make_judge as _make
 from qa.settings import Settings
-from qa.verify import Embed, OverlapJudge, SupportJudge
+from qa.verify import Embed, SupportJudge
 
-JudgeFactory = Callable[[Settings, Embed], SupportJudge]
+__all__ = ["DEFAULT_JUDGE", "JUDGES", "UnknownJudgeError", "make_judge", "strongest_judge"]
 
-
-class UnknownJudgeError(QAError):
-    """No judge is registered under the name asked for."""
+DEFAULT_JUDGE = "auto"
 
 
-def _overlap(settings: Settings, embed: Embed) -> SupportJudge:
-    return OverlapJudge(embed=embed)
+def strongest_judge(settings: Settings) -> str:
+    """``llm`` when an LLM backend is configured and installed, else ``overlap``."""
+    return "llm" if llm_configured(settings.judge_llm or settings.llm) else "overlap"
 
 
-JUDGES: dict[str, JudgeFactory] = {"overlap": _overlap}
-DEFAULT_JUDGE = "overlap"
-
-
-def make_judge(name: str, settings: Settings, embed: Embed) -> SupportJudge:
-    """The judge registered as ``name``, built over ``embed`` (a cached sentence embedder)."""
-    if name not in JUDGES:
-        raise UnknownJudgeError(f"No support judge named {name!r}; available: {', '.join(JUDGES)}")
-    return JUDGES[name](settings, embed)
+def make_judge(name: str, settings: Settings, embed: Embed, models: Models | None = None) -> SupportJudge:
+    """The judge registered as ``name`` (``auto``: :func:`strongest_judge`), built over ``embed``
+    (a cached sentence embedder) and, for the LLM judge, ``models``' backend."""
+    if name == "auto":
+        name = strongest_judge(settings)
+    return _make(name, settings, models or Models(settings, embed))
