@@ -4,11 +4,14 @@
     python app.py --port 8080              # or GRADIO_SERVER_PORT=8080; --host / GRADIO_SERVER_NAME
     QA_DATA_DIR=/tmp/qa python app.py      # any ``QA_`` setting (see qa/settings.py) applies
 
-What it does: a Gradio chat whose answers stream in, with their ``[n]`` markers rendered as links and
-a source list under each answer; a document view at ``/doc/{source}?start=..&end=..`` that shows an
-indexed document, HTML-escaped, with the cited span highlighted; a background build of the index on
-first start, with its progress on the page. What it does not do: answer. Every answer comes from
-:meth:`qa.pipeline.Pipeline.ask`; this module only renders it.
+What it does: a Gradio chat that shows an answer as :meth:`qa.pipeline.Pipeline.stream` yields it:
+the answerer's text as it is written, each sentence with its ``[n]`` links and sources once it is
+verified, and the finished answer with its source list, the sentences the judge did not support
+(marked, or listed as removed) and any notice (an LLM that failed, a fallback); a document view at
+``/doc/{source}?start=..&end=..`` that shows an indexed document, HTML-escaped, with the cited span
+highlighted; a background build of the index on first start, with its progress on the page. What it
+does not do: answer, verify or pace the text. Every word comes from the pipeline as it yields it;
+this module only renders it.
 
 Gradio's API stays on. ``/ask`` returns the whole answer as JSON (``Answer.to_dict()``):
 
@@ -25,14 +28,15 @@ import logging
 import os
 import re
 import threading
-import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
+from qa.answer import render_sentence
 from qa.errors import InvalidQuestionError, QAError, UnknownSourceError
+from qa.schema import AnswerEvent, NoticeEvent, SentenceEvent, TokenEvent
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -40,7 +44,7 @@ if TYPE_CHECKING:
 
     from index.metadata import DocumentMetadata
     from qa.pipeline import Pipeline, SourceDocument
-    from qa.schema import Answer, Citation, Passage
+    from qa.schema import Answer, AnswerSentence, Citation, Passage
     from qa.settings import Settings
 
 log = logging.getLogger("app")
@@ -53,9 +57,12 @@ EXAMPLES = [
     "Who wrote 'Rumor of North Korea Troops in Ukraine Shows Threat to the West'?",
 ]
 DOC_ROUTE = "doc"  # the document view lives at /doc/{source}; links to it are relative to the page
-STREAM_WORDS = 2  # words added per streamed update
-STREAM_DELAY = 0.03  # seconds between streamed updates
 SNIPPET_CHARS = 280
+ANSWERER_HELP = {  # the settings panel's note on each answerer it lists
+    "extractive": "quotes the best source sentences (fast)",
+    "llm": "a language model writes the answer (slow on a CPU); each sentence is checked against its "
+    "quotes, and when too little holds up the extractive answer is shown instead",
+}
 DEFAULT_PORT = 7860
 DEFAULT_HOST = "127.0.0.1"
 
@@ -224,15 +231,26 @@ def source_links(source: str, start: int, end: int, url: str | None) -> str:
     return " · ".join(links)
 
 
-def render_citation(citation: Citation, meta: DocumentMetadata | None) -> str:
+def support_title(judge: str | None) -> str:
+    """What a citation's score means, for the title of its label."""
+    who = f"The {judge} judge's" if judge else "The support judge's"
+    return (
+        f"{who} score (0 to 1) that the quoted words state the sentence citing them. "
+        "It checks the quote against the sentence; it does not say that the answer is right "
+        "or that it answers the question."
+    )
+
+
+def render_citation(citation: Citation, meta: DocumentMetadata | None, judge: str | None = None) -> str:
     """One entry of an answer's source list."""
     title = citation.title or (meta.title if meta else None) or citation.source
     url = citation.url or (meta.url if meta else None)
+    hint = html.escape(support_title(judge), quote=True)
     return (
         f'<div class="qa-source"><span class="qa-n">[{citation.n}]</span> '
         f'<span class="qa-title">{esc(title)}</span> <span class="qa-by">{esc(byline(meta))}</span>'
         f'<div class="qa-quote">{esc(citation.quote)}</div>'
-        f'<span class="qa-score">support {citation.score:.2f}</span> · '
+        f'<span class="qa-score" title="{hint}">quote support {citation.score:.2f}</span> · '
         f"{source_links(citation.source, citation.start, citation.end, url)}</div>"
     )
 
@@ -279,32 +297,94 @@ def render_passages(answer: Answer, metadata: Mapping[str, DocumentMetadata]) ->
     )
 
 
+def render_sentence_html(sentence: AnswerSentence, citations: Sequence[Citation], judge: str | None) -> str:
+    """One verified sentence with its ``[n]`` links; one the judge did not support is marked so.
+
+    ``AnswerSentence(text="It was 12,000.", citations=[1], support=0.2, supported=False)`` →
+    ``'<span class="qa-unsupported" title="…0.20…">It was 12,000 <a …>[1]</a>. <span
+    class="qa-unsupported-label">unsupported</span></span>'``
+    """
+    shown = link_markers(render_sentence(sentence), citations)
+    if sentence.supported:
+        return shown
+    who = f"the {judge} judge" if judge else "the support judge"
+    hint = (
+        f"Not supported by the quotes it cites: {who} scored it {sentence.support:.2f}, "
+        "below its threshold. The sources may not say this."
+    )
+    return (
+        f'<span class="qa-unsupported" title="{html.escape(hint, quote=True)}">{shown} '
+        '<span class="qa-unsupported-label">unsupported</span></span>'
+    )
+
+
+def render_sources(
+    citations: Sequence[Citation],
+    metadata: Mapping[str, DocumentMetadata],
+    judge: str | None = None,
+    grounding: float | None = None,
+) -> str:
+    """The source list; its header names the judge and the grounding once the answer is done."""
+    if not citations:
+        return ""
+    entries = "".join(render_citation(c, metadata.get(c.source), judge) for c in citations)
+    notes = [f"judge {judge}"] if judge else []
+    if grounding is not None:
+        notes.append(f"grounding {grounding:.2f}")
+    head = "Sources" + (f' <span class="qa-judge">{esc(" · ".join(notes))}</span>' if notes else "")
+    return f'<div class="qa-sources"><div class="qa-sources-head">{head}</div>{entries}</div>'
+
+
+def render_dropped(dropped: Sequence[AnswerSentence], judge: str | None = None) -> str:
+    """The sentences removed as unsupported, with their scores, folded away under a summary."""
+    if not dropped:
+        return ""
+    label = f"{judge} judge score" if judge else "judge score"
+    items = "".join(
+        f'<div class="qa-dropped-sentence">{esc(s.text)} '
+        f'<span class="qa-score">{esc(label)} {s.support:.2f}</span></div>'
+        for s in dropped
+    )
+    return (
+        f'<details class="qa-dropped"><summary>Removed as unsupported by the sources ({len(dropped)})'
+        f"</summary>{items}</details>"
+    )
+
+
+def render_notices(notices: Iterable[str | None]) -> str:
+    """Why the answer is not what was asked for (an LLM that failed, a fallback), above it."""
+    return "".join(f'<div class="qa-notice">{esc(n)}</div>' for n in notices if n)
+
+
 def render_answer(
     answer: Answer,
     metadata: Mapping[str, DocumentMetadata],
     *,
     show_passages: bool = False,
-    text: str | None = None,
 ) -> str:
-    """An answer as the Chatbot shows it; ``text`` is a prefix of ``answer.text`` while streaming.
+    """A finished answer as the Chatbot shows it.
 
     One HTML block with no blank line, so the Chatbot's Markdown leaves it alone.
     """
+    body = render_notices([answer.notice])
     if answer.refused:
-        body = render_refusal(answer, metadata)
+        body += render_refusal(answer, metadata)
     else:
-        shown = answer.text if text is None else text
-        body = f'<div class="qa-answer">{link_markers(shown, answer.citations)}</div>'
-        if text is None and answer.citations:
-            sources = "".join(render_citation(c, metadata.get(c.source)) for c in answer.citations)
-            body += f'<div class="qa-sources"><div class="qa-sources-head">Sources</div>{sources}</div>'
-    if text is None:
-        notes = [f"answerer {answer.answerer}", f"grounding {answer.grounding:.2f}"]
-        if answer.resolved_question:
-            notes.append(f"searched for: {answer.resolved_question}")
-        body += f'<div class="qa-meta">{esc(" · ".join(notes))}</div>'
-        if show_passages and answer.passages:
-            body += render_passages(answer, metadata)
+        if answer.sentences:
+            text = " ".join(render_sentence_html(s, answer.citations, answer.judge) for s in answer.sentences)
+        else:  # an answer made without the builder: its text is all there is
+            text = link_markers(answer.text, answer.citations)
+        body += f'<div class="qa-answer">{text}</div>'
+        body += render_sources(answer.citations, metadata, answer.judge, answer.grounding)
+    body += render_dropped(answer.dropped, answer.judge)
+    notes = [f"answerer {answer.answerer}"]
+    if answer.fallback_from:
+        notes.append(f"in place of {answer.fallback_from}")
+    if answer.resolved_question:
+        notes.append(f"searched for: {answer.resolved_question}")
+    body += f'<div class="qa-meta">{esc(" · ".join(notes))}</div>'
+    if show_passages and answer.passages:
+        body += render_passages(answer, metadata)
     return f'<div class="qa-message">{body}</div>'
 
 
@@ -313,16 +393,80 @@ def render_notice(message: str, cls: str = "qa-error") -> str:
     return f'<div class="qa-message"><div class="{cls}">{esc(message)}</div></div>'
 
 
-def word_prefixes(text: str, step: int = STREAM_WORDS) -> Iterator[str]:
-    """Growing prefixes of ``text``, ``step`` words at a time, ending with the whole text.
+# --- an answer while it streams
 
-    >>> list(word_prefixes("a b c", step=2))
-    ['a b ', 'a b c']
+_RAW_MARKERS = re.compile(r"\s*\[[\d,;\s]*\]?")  # an LLM's own [1], [1, 2], or one half written ("[1")
+_LEADING_MARKERS = re.compile(r"(?:\s*\[[\d,;\s]*\])*")
+
+
+def text_after(raw: str, sentence: str) -> str:
+    """What follows ``sentence`` in the answerer's ``raw`` text, the markers it carried skipped.
+
+    A verified sentence comes without the markers, bullets and spacing the LLM wrote, and after the
+    first words of the next one; its characters are found in order in ``raw``.
+
+    >>> text_after("It was 12,000 [1]. [2] Then", "It was 12,000.")
+    ' Then'
+    >>> text_after("It was 12,000.", "It was 12,000.")
+    ''
     """
-    words = re.findall(r"\S+\s*", text)
-    for i in range(step, len(words), step):
-        yield "".join(words[:i])
-    yield text
+    end = 0
+    for char in "".join(sentence.split()):
+        found = raw.find(char, end)
+        if found < 0:
+            return ""
+        end = found + 1
+    rest = raw[end:]
+    markers = _LEADING_MARKERS.match(rest)
+    return rest[markers.end() :] if markers else rest
+
+
+@dataclass
+class Pending:
+    """An answer while it streams: the sentences verified so far, and the text being written after
+    them. ``add`` takes every event but the last (:class:`~qa.schema.AnswerEvent`)."""
+
+    sentences: list[AnswerSentence] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+    dropped: list[AnswerSentence] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    tail: str = ""  # the answerer's raw text after the last verified sentence
+
+    def add(self, event: TokenEvent | SentenceEvent | NoticeEvent) -> None:
+        if isinstance(event, TokenEvent):
+            self.tail += event.text
+        elif isinstance(event, SentenceEvent):
+            self.tail = text_after(self.tail, event.sentence.text)
+            if event.kept:
+                self.sentences.append(event.sentence)
+                self.citations.extend(event.citations)
+            else:
+                self.dropped.append(event.sentence)
+        elif event.restart:  # what was streamed is replaced by the answer that follows
+            self.sentences, self.citations, self.dropped, self.tail = [], [], [], ""
+            self.notices.append(event.message)
+        else:
+            self.notices.append(event.message)
+
+    @property
+    def sources(self) -> set[str]:
+        return {c.source for c in self.citations}
+
+
+def render_pending(pending: Pending, metadata: Mapping[str, DocumentMetadata]) -> str:
+    """The answer so far: verified sentences with their links and sources, then the raw text being
+    written (escaped, the LLM's own markers left out). No ``qa-meta`` line: that ends an answer."""
+    body = render_notices(pending.notices)
+    shown = [render_sentence_html(s, pending.citations, None) for s in pending.sentences]
+    if tail := _RAW_MARKERS.sub("", pending.tail).strip():
+        shown.append(f'<span class="qa-writing">{esc(tail)}</span>')
+    if shown:
+        body += f'<div class="qa-answer">{" ".join(shown)}</div>'
+    else:
+        body += '<div class="qa-status">Writing the answer…</div>'
+    body += render_sources(pending.citations, metadata)
+    body += render_dropped(pending.dropped)
+    return f'<div class="qa-message">{body}</div>'
 
 
 # --- the document view
@@ -449,11 +593,9 @@ class Chat:
 
     pipeline: Pipeline
     status: IndexStatus
-    delay: float = STREAM_DELAY
 
-    def metadata(self, answer: Answer) -> dict[str, DocumentMetadata]:
-        sources = {c.source for c in answer.citations} | {p.source for p in answer.passages}
-        return {source: self.pipeline.metadata(source) for source in sources}
+    def metadata(self, sources: Iterable[str]) -> dict[str, DocumentMetadata]:
+        return {source: self.pipeline.metadata(source) for source in set(sources)}
 
     def wait_for_index(self, chat: Messages) -> Iterator[Messages]:
         """While the index is being built, show its progress in the pending answer."""
@@ -471,7 +613,8 @@ class Chat:
         answerer: str,
         show_passages: bool,
     ) -> Iterator[tuple[Messages, Turns, str]]:
-        """Answer ``question`` in the chat, streamed: yields ``(chat, turns, question box)``."""
+        """Answer ``question`` in the chat as the pipeline streams it: yields ``(chat, turns,
+        question box)`` once per event, the pending answer re-rendered each time."""
         import gradio as gr
 
         chat, turns = list(chat or []), list(turns or [])
@@ -483,15 +626,25 @@ class Chat:
             return
         chat.append({"role": "user", "content": html.escape(question)})
         yield with_reply(chat, render_notice("Searching the articles…", "qa-status")), turns, ""
-        for pending in self.wait_for_index(chat):
-            yield pending, turns, ""
+        for waiting in self.wait_for_index(chat):
+            yield waiting, turns, ""
+        pending = Pending()
+        answer: Answer | None = None
         try:
             if self.status.failed:
                 raise QAError(self.status.message)
-            answer = self.pipeline.ask(
-                question, [(role, text) for role, text in turns], top_k=int(top_k), answerer=answerer
-            )
-            metadata = self.metadata(answer)
+            history = [(role, text) for role, text in turns]
+            for event in self.pipeline.stream(question, history, top_k=int(top_k), answerer=answerer):
+                if isinstance(event, AnswerEvent):
+                    answer = event.answer
+                    continue
+                pending.add(event)
+                shown = render_pending(pending, self.metadata(pending.sources))
+                yield with_reply(chat, shown), turns, ""
+            if answer is None:
+                raise QAError("The answer stream ended without an answer; try again")
+            sources = [c.source for c in answer.citations] + [p.source for p in answer.passages]
+            final = render_answer(answer, self.metadata(sources), show_passages=show_passages)
         except QAError as error:
             yield with_reply(chat, render_notice(str(error))), turns, ""
             return
@@ -500,11 +653,6 @@ class Chat:
             message = f"Something went wrong ({type(error).__name__}); the server log has details."
             yield with_reply(chat, render_notice(message)), turns, ""
             return
-        if not answer.refused:
-            for prefix in word_prefixes(answer.text):
-                yield with_reply(chat, render_answer(answer, metadata, text=prefix)), turns, ""
-                time.sleep(self.delay)
-        final = render_answer(answer, metadata, show_passages=show_passages)
         turns += [["user", question], ["assistant", answer.text]]
         yield with_reply(chat, final), turns, ""
 
@@ -515,13 +663,20 @@ class Chat:
         top_k: int | None = None,
         answerer: str | None = None,
     ) -> dict[str, Any]:
-        """Answer a question with citations, as JSON (the fields of qa.schema.Answer).
+        """Answer a question with citations, as JSON (the fields of qa.schema.Answer): text with
+        [n] markers, citations (source, offsets, quote, quote support score), sentences (each with
+        its support and whether the judge supported it), dropped (sentences removed as unsupported),
+        judge, grounding, refused, answerer, and notice / fallback_from when the answer is not what
+        was asked for (the LLM failed, or too little of its answer was supported, so the extractive
+        answer stands in).
 
         Args:
             question: the question about the articles.
             history: earlier turns as [role, text] pairs, role "user" or "assistant", for follow-ups.
             top_k: how many passages to retrieve (default: the server's setting).
-            answerer: which answerer drafts the answer (default: the server's setting).
+            answerer: "extractive" (quotes the source sentences; fast) or "llm" (a language model
+                writes the answer; slow on a CPU; only when the server has the llm extra installed).
+                Default: the server's setting, "extractive" unless QA_ANSWERER says otherwise.
         """
         import gradio as gr
 
@@ -547,7 +702,15 @@ CSS = """
 .qa-by, .qa-score, .qa-meta { color: var(--body-text-color-subdued); font-size: .85rem; }
 .qa-message .qa-quote { margin: .25rem 0; padding: 0 0 0 .6rem; border-left: 3px solid #f0c000;
                         font-style: italic; }
-.qa-refusal, .qa-error { border: 1px solid; border-radius: 6px; padding: .5rem .7rem; }
+.qa-refusal, .qa-error, .qa-notice { border: 1px solid; border-radius: 6px; padding: .5rem .7rem; }
+.qa-notice { border-color: #2563eb; background: rgba(37, 99, 235, .08); }
+.qa-judge { font-weight: 400; color: var(--body-text-color-subdued); font-size: .85rem; margin-left: .3rem; }
+.qa-unsupported { text-decoration: underline dotted #dc2626; text-underline-offset: 3px; }
+.qa-unsupported-label { font-size: .72rem; color: #b91c1c; border: 1px solid #dc2626; border-radius: 4px;
+                        padding: 0 .25rem; white-space: nowrap; }
+.qa-dropped { font-size: .85rem; color: var(--body-text-color-subdued); }
+.qa-dropped-sentence { margin: .3rem 0 .3rem .6rem; }
+.qa-writing { color: var(--body-text-color-subdued); }
 .qa-refusal { border-color: #d97706; background: rgba(217, 119, 6, .10); }
 .qa-refusal-head { font-weight: 700; color: #b45309; }
 .qa-error { border-color: #dc2626; background: rgba(220, 38, 38, .08); }
@@ -591,8 +754,13 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
         )
         with gr.Accordion("Settings", open=False, elem_id="settings"):
             top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages to retrieve (top_k)")
+            names = chat.pipeline.answerer_names  # the default first; "llm" when the extra is installed
             answerer = gr.Dropdown(
-                chat.pipeline.answerer_names, value=settings.answerer, label="Answerer", elem_id="answerer"
+                names,
+                value=settings.answerer if settings.answerer in names else names[0],
+                label="Answerer",
+                info=". ".join(f"{n}: {ANSWERER_HELP[n]}" for n in names if n in ANSWERER_HELP) + ".",
+                elem_id="answerer",
             )
             show_passages = gr.Checkbox(label="Show the retrieved passages with their scores", value=False)
 

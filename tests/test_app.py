@@ -12,6 +12,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import pytest
 
 import app
 from index.metadata import DocumentMetadata
-from qa.schema import Answer, Citation, Passage
+from qa.schema import Answer, AnswerSentence, Citation, NoticeEvent, Passage, SentenceEvent, TokenEvent
 
 QUESTION = "Who reported 12,000 troops?"
 CITED = "Ukrainian intelligence places the number at 12,000."
@@ -248,12 +249,6 @@ def test_original_link_only_for_web_addresses() -> None:
     assert "javascript:" not in html and 'class="qa-url"' not in html and 'class="qa-doc-link"' in html
 
 
-def test_streamed_prefix_shows_text_without_sources() -> None:
-    answer = Answer(question=QUESTION, text=f"{CITED} [1]", citations=[CITATION])
-    html = app.render_answer(answer, META, text="Ukrainian intelligence ")
-    assert "Ukrainian intelligence" in html and "qa-sources" not in html and "qa-meta" not in html
-
-
 def test_refusal_is_a_distinct_block_listing_the_closest_passages() -> None:
     answer = Answer(
         question="What is the best recipe for lasagna?",
@@ -266,12 +261,6 @@ def test_refusal_is_a_distinct_block_listing_the_closest_passages() -> None:
     assert "Closest passages" in html and html.count('class="qa-source"') == 2
     assert "Some &lt;passage&gt; text." in html and "score 0.0154" in html and "dense 0.500" in html
     assert " …" in html  # long passages are cut
-
-
-def test_word_prefixes_grow_to_the_whole_text() -> None:
-    prefixes = list(app.word_prefixes("one two three four five", step=2))
-    assert prefixes == ["one two ", "one two three four ", "one two three four five"]
-    assert list(app.word_prefixes("")) == [""]
 
 
 # --- the chat handler over the real index
@@ -290,10 +279,10 @@ def test_chat_streams_answers_and_keeps_the_conversation(pipeline) -> None:
     status = app.IndexStatus()
     app.prepare_index(pipeline, status)
     assert status.ready and status.describe() == "Ready: 5 articles indexed."
-    chat = app.Chat(pipeline, status, delay=0)
+    chat = app.Chat(pipeline, status)
 
     messages, turns, updates = run(chat, QUESTION, [], [])
-    assert updates > 2  # a placeholder, the growing text, the final answer
+    assert updates > 2  # a placeholder, the answer as it is written, the final answer
     assert [m["role"] for m in messages] == ["user", "assistant"]
     assert "Ukrainian intelligence" in messages[1]["content"] and "qa-sources" in messages[1]["content"]
     assert turns == [["user", QUESTION], ["assistant", pipeline.ask(QUESTION).text]]
@@ -312,7 +301,7 @@ def test_chat_shows_errors_as_messages(make_settings, embeddings) -> None:
     status = app.IndexStatus()
     app.prepare_index(pipeline, status)
     assert status.failed and "Traceback" not in status.message
-    messages, turns, _ = run(app.Chat(pipeline, status, delay=0), QUESTION, [], [])
+    messages, turns, _ = run(app.Chat(pipeline, status), QUESTION, [], [])
     assert 'class="qa-error"' in messages[-1]["content"] and turns == []
     assert app.esc(status.message) in messages[-1]["content"]
 
@@ -330,3 +319,293 @@ def test_a_missing_index_is_reported_when_auto_build_is_off(make_settings, embed
     status = app.IndexStatus()
     app.prepare_index(Pipeline(make_settings(auto_build=False), embeddings=embeddings), status)
     assert status.failed and "python -m index build" in status.message
+
+
+# --- what verification shows: marks, removed sentences, notices, the judge
+
+SENTENCE_SUPPORTED = AnswerSentence(text=CITED, citations=[1], support=0.97, supported=True)
+SENTENCE_UNSUPPORTED = AnswerSentence(
+    text="North Korea sent 50 tanks.", citations=[1], support=0.2, supported=False
+)
+
+
+def test_unsupported_sentences_dropped_ones_and_the_notice_are_visible() -> None:
+    answer = Answer(
+        question=QUESTION,
+        text=f"{CITED[:-1]} [1]. North Korea sent 50 tanks [1].",
+        citations=[CITATION],
+        grounding=0.585,
+        sentences=[SENTENCE_SUPPORTED, SENTENCE_UNSUPPORTED],
+        dropped=[AnswerSentence(text="Russia <paid> for them.", support=0.31, supported=False)],
+        judge="overlap",
+        notice="The llm answerer failed: the server did not answer. This is the extractive answer.",
+        fallback_from="llm",
+    )
+    html = app.render_answer(answer, META)
+    notice, rest = html.split('<div class="qa-answer">')
+    assert '<div class="qa-notice">The llm answerer failed' in notice  # above the answer
+    answer_part, sources = rest.split('<div class="qa-sources">')
+    supported, unsupported = answer_part.split('<span class="qa-unsupported"')
+    assert "Ukrainian intelligence" in supported and ">[1]</a>." in supported
+    assert "North Korea sent 50 tanks" in unsupported and ">unsupported</span>" in unsupported
+    assert "overlap judge scored it 0.20" in unsupported
+    assert 'Sources <span class="qa-judge">judge overlap · grounding 0.58</span>' in sources
+    assert 'title="The overlap judge&#x27;s score (0 to 1) that the quoted words state the sentence' in html
+    assert "it does not say that the answer is right" in html and "quote support 0.91" in html
+    dropped = sources.split('<details class="qa-dropped">')[1]
+    assert "<summary>Removed as unsupported by the sources (1)</summary>" in dropped
+    assert "Russia &lt;paid&gt; for them." in dropped and "overlap judge score 0.31" in dropped
+    assert "answerer extractive · in place of llm" in html
+    assert "\n\n" not in html
+
+
+def test_a_refusal_still_shows_its_notice_and_what_was_removed() -> None:
+    answer = Answer(
+        question=QUESTION,
+        text="The sources do not say. No sentence of the drafted answer was supported.",
+        refused=True,
+        dropped=[SENTENCE_UNSUPPORTED.model_copy(update={"citations": []})],
+        judge="overlap",
+        notice="Too little was supported.",
+    )
+    html = app.render_answer(answer, META)
+    assert 'class="qa-refusal"' in html and 'class="qa-notice"' in html
+    assert "Removed as unsupported by the sources (1)" in html and "qa-answer" not in html
+
+
+def test_pending_answer_shows_verified_sentences_then_the_raw_text() -> None:
+    pending = app.Pending()
+    for piece in ["Ukrainian intelligence ", "places the number at 12,000 [1", "]. North <Korea"]:
+        pending.add(TokenEvent(text=piece))
+    html = app.render_pending(pending, META)
+    assert "qa-cite" not in html and "qa-sources" not in html and "qa-meta" not in html
+    assert (
+        '<span class="qa-writing">Ukrainian intelligence places the number at 12,000. North &lt;Korea' in html
+    )
+    pending.add(SentenceEvent(sentence=SENTENCE_SUPPORTED, citations=[CITATION], kept=True))
+    html = app.render_pending(pending, META)
+    assert f'{CITED[:-1]} <a class="qa-cite"' in html and 'class="qa-source"' in html
+    assert '<span class="qa-writing">North &lt;Korea</span>' in html  # the LLM's own [1] is left out
+    assert "qa-meta" not in html  # the line that ends a finished answer
+    pending.add(SentenceEvent(sentence=SENTENCE_UNSUPPORTED, kept=False))
+    html = app.render_pending(pending, META)
+    assert "qa-writing" not in html and "Removed as unsupported by the sources (1)" in html
+    pending.add(NoticeEvent(message="The model <failed>.", restart=True))
+    html = app.render_pending(pending, META)
+    assert '<div class="qa-notice">The model &lt;failed&gt;.</div>' in html
+    assert "Ukrainian" not in html and "qa-dropped" not in html and "Writing the answer" in html
+
+
+def test_simulated_typing_is_gone() -> None:
+    for name in ("word_prefixes", "STREAM_DELAY", "STREAM_WORDS"):
+        assert not hasattr(app, name), name
+    assert "delay" not in app.Chat.__dataclass_fields__
+    assert "time.sleep" not in Path(app.__file__).read_text(encoding="utf-8")
+
+
+# --- the chat handler streaming what a scripted answerer writes, over the real index
+
+
+class ScriptedAnswerer:
+    """An answerer that writes ``script``: text pieces, sentences citing exact spans, a refusal, or
+    an exception to raise; ``seen`` is what it has yielded so far, so that a test can tell what the
+    chat showed before the answerer wrote what."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.script: list[Any] = []
+        self.seen: list[Any] = []
+
+    def stream(self, question, passages, library) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+        self.seen = []
+        for item in self.script:
+            if isinstance(item, Exception):
+                raise item
+            self.seen.append(item)
+            yield item
+
+
+US_QUOTE = (
+    "U.S. intelligence then declassified a report that said at least 3,000 North Korean soldiers are "
+    "undergoing combat training in Russia, a development that U.S officials say could have global "
+    "implications."
+)
+UNSUPPORTED = "North Korea sent 50 tanks to the front."
+
+
+def script_of(pipeline, *sentences: tuple[str, str], pieces: int = 3) -> list[Any]:
+    """Each ``(sentence, quote)`` written in ``pieces`` pieces of text (at most one per word), then
+    drafted citing ``quote`` exactly as the seed holds it."""
+    from qa.answer import DraftSentence, Span
+
+    text = pipeline.text(SOURCE)
+    script: list[Any] = []
+    for sentence, quote in sentences:
+        words = sentence.split(" ")
+        cuts = [round(i * len(words) / pieces) for i in range(pieces + 1)]
+        script += [" " + " ".join(words[a:b]) for a, b in pairwise(cuts)]
+        start = text.index(quote)
+        script.append(DraftSentence(sentence, [Span(SOURCE, start, start + len(quote))]))
+    return script
+
+
+@pytest.fixture(scope="module")
+def scripted(seeds_settings, embeddings):
+    """A chat over the real index whose ``fake`` answerer writes what a test scripts (judge:
+    overlap; unsupported sentences dropped)."""
+    from qa.pipeline import Pipeline
+
+    fake = ScriptedAnswerer()
+    pipeline = Pipeline(seeds_settings, embeddings=embeddings, answerers={"fake": fake})
+    status = app.IndexStatus()
+    status.finish("Ready")
+    return app.Chat(pipeline, status), fake
+
+
+@pytest.fixture(scope="module")
+def scripted_marking(seeds_settings, embeddings):
+    """As ``scripted``, with unsupported sentences kept and marked (``QA_UNSUPPORTED=mark``)."""
+    from qa.pipeline import Pipeline
+
+    fake = ScriptedAnswerer()
+    settings = seeds_settings.model_copy(update={"unsupported": "mark"})
+    pipeline = Pipeline(settings, embeddings=embeddings, answerers={"fake": fake})
+    status = app.IndexStatus()
+    status.finish("Ready")
+    return app.Chat(pipeline, status), fake
+
+
+def steps(chat: app.Chat, fake: ScriptedAnswerer, question: str = QUESTION) -> list[tuple[str, int]]:
+    """Every update of the chat handler: the last message's HTML, and how many items the answerer
+    had written when it was shown."""
+    shown = []
+    for messages, _, _ in chat.respond(question, [], [], 6, "fake", False):
+        shown.append((messages[-1]["content"], len(fake.seen)))
+    return shown
+
+
+def test_chat_shows_text_as_written_and_each_sentence_once_verified(scripted, monkeypatch) -> None:
+    chat, fake = scripted
+    fake.script = script_of(chat.pipeline, (CITED, CITED), (US_QUOTE, US_QUOTE))
+    first_draft = next(i for i, item in enumerate(fake.script) if not isinstance(item, str)) + 1
+    monkeypatch.setattr("time.sleep", lambda seconds: pytest.fail("the chat paced its text"))
+    shown = steps(chat, fake)
+
+    # The text is shown as it is written, before the sentence is verified, without links.
+    writing = [html for html, seen in shown if seen < first_draft and "qa-writing" in html]
+    assert len(writing) == 3 and "Ukrainian intelligence places" in writing[-1]
+    assert all("qa-cite" not in html and "qa-sources" not in html for html in writing)
+    # Once verified, the sentence has its link and its source, while the next is still written.
+    verified = next(html for html, seen in shown if seen == first_draft)
+    assert f'{CITED[:-1]} <a class="qa-cite"' in verified and verified.count('class="qa-source"') == 1
+    assert "qa-writing" not in verified and "qa-meta" not in verified
+    later = next(html for html, seen in shown if seen == first_draft + 1)
+    assert ">[1]</a>." in later and '<span class="qa-writing">U.S. intelligence' in later
+    # The finished answer: both sentences, both sources, the judge.
+    final = shown[-1][0]
+    assert final.count('class="qa-cite"') == 2 and final.count('class="qa-source"') == 2
+    assert "judge overlap · grounding" in final and 'class="qa-meta"' in final
+
+
+def test_chat_updates_once_per_piece_of_text(scripted) -> None:
+    chat, fake = scripted
+    counts = []
+    for pieces in (2, 30):
+        fake.script = script_of(chat.pipeline, (US_QUOTE, US_QUOTE), pieces=pieces)
+        assert sum(isinstance(item, str) for item in fake.script) == pieces
+        counts.append(len(steps(chat, fake)))
+    assert counts[1] - counts[0] == 30 - 2  # one update per piece of text, no more, no fewer
+
+
+def test_chat_marks_an_unsupported_sentence(scripted_marking) -> None:
+    chat, fake = scripted_marking
+    fake.script = script_of(chat.pipeline, (CITED, CITED), (UNSUPPORTED, CITED))
+    shown = steps(chat, fake)
+    answer = chat.pipeline.ask(QUESTION, answerer="fake")
+    bad = answer.sentences[1]
+    assert not bad.supported and answer.sentences[0].supported and answer.notice is None
+    before_end = next(html for html, seen in shown if seen == len(fake.script))
+    final = shown[-1][0]
+    for html in (before_end, final):
+        supported, unsupported = html.split('<span class="qa-unsupported"')
+        assert "Ukrainian intelligence" in supported and "North Korea" not in supported
+        assert "North Korea sent 50 tanks to the front <a" in unsupported
+        assert f"scored it {bad.support:.2f}" in unsupported and ">unsupported</span>" in unsupported
+
+
+def test_chat_lists_dropped_sentences(scripted) -> None:
+    chat, fake = scripted
+    fake.script = script_of(chat.pipeline, (CITED, CITED), (UNSUPPORTED, CITED))
+    final = steps(chat, fake)[-1][0]
+    answer = chat.pipeline.ask(QUESTION, answerer="fake")
+    assert [s.text for s in answer.dropped] == [UNSUPPORTED] and answer.notice is None
+    shown, dropped = final.split('<details class="qa-dropped">')
+    assert "50 tanks" not in shown and "qa-unsupported" not in shown
+    assert "<summary>Removed as unsupported by the sources (1)</summary>" in dropped
+    assert f"{UNSUPPORTED} <span" in dropped
+    assert f"overlap judge score {answer.dropped[0].support:.2f}" in dropped
+
+
+def test_chat_shows_the_fallback_notice_and_discards_what_was_streamed(scripted) -> None:
+    chat, fake = scripted
+    fake.script = script_of(chat.pipeline, (UNSUPPORTED, CITED))
+    shown = steps(chat, fake)
+    assert any("North Korea sent 50" in html and "qa-writing" in html for html, _ in shown)
+    restarted = next(i for i, (html, _) in enumerate(shown) if "qa-notice" in html)
+    assert "The judge supported 0 of the 1 sentences the fake answerer wrote" in shown[restarted][0]
+    assert all("North Korea sent 50" not in html for html, _ in shown[restarted:-1])
+    final = shown[-1][0]
+    assert final.index('class="qa-notice"') < final.index('class="qa-answer"')
+    assert "Ukrainian intelligence" in final and "answerer extractive · in place of fake" in final
+    assert "Removed as unsupported by the sources (1)" in final and UNSUPPORTED in final
+
+
+def test_chat_shows_an_llm_failure_and_the_extractive_answer(scripted) -> None:
+    from qa.errors import LLMError
+
+    chat, fake = scripted
+    fake.script = [" Ukrainian", " intel", LLMError("The model server at http://127.0.0.1:9 is down")]
+    shown = [html for html, _ in steps(chat, fake)]
+    restarted = next(i for i, html in enumerate(shown) if "qa-notice" in html)
+    assert "Ukrainian intel" in shown[restarted - 1] and "Ukrainian intel" not in shown[restarted]
+    assert "is down. This is the extractive answer." in shown[restarted]
+    messages, turns, _ = run(chat, QUESTION, [], [], answerer="fake")
+    final = messages[-1]["content"]
+    assert '<div class="qa-notice">The model server at http://127.0.0.1:9 is down' in final
+    assert "Ukrainian intelligence places the number at 12,000" in final and "qa-error" not in final
+    assert turns[-1][1].startswith("Ukrainian intelligence")
+
+
+def test_chat_shows_an_error_raised_mid_stream(scripted) -> None:
+    from qa.errors import QAError
+
+    chat, fake = scripted
+    fake.script = [" Ukrainian", " intel", QAError("The index changed while answering; ask again")]
+    shown = steps(chat, fake)
+    assert any("Ukrainian intel" in html for html, _ in shown)
+    assert shown[-1][0] == app.render_notice("The index changed while answering; ask again")
+    messages, turns, _ = run(chat, QUESTION, [], [], answerer="fake")
+    assert turns == []
+
+
+def test_api_returns_the_verification_fields(scripted) -> None:
+    chat, fake = scripted
+    fake.script = script_of(chat.pipeline, (CITED, CITED), (UNSUPPORTED, CITED))
+    result = chat.ask(QUESTION, answerer="fake")
+    assert result["answerer"] == "fake" and result["judge"] == "overlap" and result["notice"] is None
+    assert [s["text"] for s in result["dropped"]] == [UNSUPPORTED]
+    assert all(s["supported"] for s in result["sentences"])
+
+
+def test_answerer_menu_lists_what_the_pipeline_can_use(scripted) -> None:
+    from qa import registry
+
+    chat, _ = scripted
+    ui = app.build_ui(chat, chat.pipeline.settings)
+    menu = next(b for b in ui.blocks.values() if getattr(b, "elem_id", None) == "answerer")
+    choices = [value for _, value in menu.choices]
+    assert choices == chat.pipeline.answerer_names and choices[:1] == ["extractive"]
+    assert menu.value == "extractive" and "fake" in choices
+    assert ("llm" in choices) == registry.llm_configured(chat.pipeline.settings.llm)
+    assert ("llm: a language model" in menu.info) == ("llm" in choices)
