@@ -1,8 +1,10 @@
-"""Command line: ``python -m qa ask "Who reported 12,000 troops?" [--json] [--top-k N] [--source FILE]``.
+"""Command line: ``python -m qa ask "Who reported 12,000 troops?" [--json] [--stream] [--answerer llm]``.
 
-Prints the answer and a numbered source list (title, file, URL, the quoted sentence); ``--json``
-prints ``Answer.to_dict()``. Errors print one line and exit 1. ``python -m qa eval …`` runs the
-evaluation (see ``python -m qa.eval --help``).
+Prints the answer and a numbered source list (title, file, URL, the quoted sentence, the judge's
+score); ``--json`` prints ``Answer.to_dict()``. ``--stream`` prints the answer as it is written,
+then the verified answer (markers renumbered, unsupported sentences removed or marked) with its
+sources. Errors print one line and exit 1; an LLM failure prints its message and the extractive
+answer. ``python -m qa eval …`` runs the evaluation (see ``python -m qa.eval --help``).
 """
 
 from __future__ import annotations
@@ -13,25 +15,40 @@ import logging
 import os
 import sys
 import textwrap
+from collections.abc import Iterator
 
 from qa.errors import QAError
-from qa.schema import Answer
+from qa.schema import Answer, AnswerEvent, NoticeEvent, TokenEvent
 from qa.settings import Settings
 
 
 def format_answer(answer: Answer, width: int = 100) -> str:
     """The answer as plain text with its numbered sources beneath."""
-    lines = [textwrap.fill(answer.text, width)]
+    lines = [f"Note: {answer.notice}\n"] if answer.notice else []
+    lines.append(textwrap.fill(answer.text, width))
+    unsupported = [s for s in answer.sentences if not s.supported]
+    for sentence in unsupported:
+        lines.append(f"  (unsupported, judge score {sentence.support:.2f}: {sentence.text})")
+    if answer.dropped:
+        lines.append(f"\nRemoved as unsupported by the sources ({answer.judge} judge):")
+        for sentence in answer.dropped:
+            lines.append(
+                textwrap.fill(
+                    f"- {sentence.text} (score {sentence.support:.2f})", width, subsequent_indent="  "
+                )
+            )
     if answer.refused:
         lines.append("\nClosest passages:")
         for passage in answer.passages[:3]:
             lines.append(f"  - {passage.source}: {textwrap.shorten(passage.text, width - 6)}")
         return "\n".join(lines)
-    lines.append(f"\nSources (grounding {answer.grounding:.2f}):")
+    lines.append(
+        f"\nSources (answered by {answer.answerer}; {answer.judge} judge, grounding {answer.grounding:.2f}):"
+    )
     for citation in answer.citations:
         lines.append(f"[{citation.n}] {citation.title or citation.source}")
         lines.append(
-            f"    file: {citation.source} (chars {citation.start}-{citation.end}), support {citation.score:.2f}"
+            f"    file: {citation.source} (chars {citation.start}-{citation.end}), quote support {citation.score:.2f}"
         )
         if citation.url:
             lines.append(f"    url:  {citation.url}")
@@ -53,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("--top-k", type=int, help="passages to retrieve")
     ask.add_argument("--source", action="append", help="only search this file (repeatable)")
     ask.add_argument("--mode", choices=["hybrid", "dense", "bm25"], help="retrieval mode")
+    ask.add_argument("--answerer", help="extractive (default) or llm (needs the llm extra)")
+    ask.add_argument("--stream", action="store_true", help="print the answer as it is written")
     commands.add_parser("eval", help="run the evaluation (python -m qa eval --help)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
@@ -63,12 +82,29 @@ def main(argv: list[str] | None = None) -> int:
 
         pipeline = Pipeline(Settings())
         question = pipeline.check_question(args.question)  # fail fast, before loading anything
-        answer = pipeline.ask(question, top_k=args.top_k, sources=args.source, mode=args.mode)
+        events = pipeline.stream(
+            question, top_k=args.top_k, sources=args.source, mode=args.mode, answerer=args.answerer
+        )
+        answer = _consume(events, show=args.stream and not args.json)
     except QAError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2) if args.json else format_answer(answer))
     return 0
+
+
+def _consume(events: Iterator[object], show: bool) -> Answer:
+    """The answer at the end of a stream; with ``show``, the text printed as it comes."""
+    for event in events:
+        if show and isinstance(event, TokenEvent):
+            print(event.text, end="", flush=True)
+        elif show and isinstance(event, NoticeEvent):
+            print(f"\n[{event.message}]", flush=True)
+        elif isinstance(event, AnswerEvent):
+            if show:
+                print("\n\nVerified:\n", flush=True)
+            return event.answer
+    raise QAError("The answer stream ended without an answer")
 
 
 if __name__ == "__main__":

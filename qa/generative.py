@@ -131,12 +131,23 @@ def passage_sentences(passage: Passage, library: Library) -> list[Span]:
 def match_spans(claim: str, numbers: list[int], shown: Sequence[Passage], library: Library) -> list[Span]:
     """The exact sentences that back ``claim``: the best-matching sentence of each passage it
     cites (plus the next best when that adds to what is covered), or, for a sentence that cites
-    no passage shown, the best sentence of any passage when it matches well enough."""
+    no passage shown, the best sentence of any passage when it matches well enough. A small
+    model miscounts: when no sentence of the passages it cites matches well enough, the claim
+    is matched against every passage shown instead."""
     cited = [shown[n - 1] for n in dict.fromkeys(numbers) if 1 <= n <= len(shown)]
-    pool = cited or list(shown)
+    if cited:
+        found = _match(claim, cited, library, require=True)
+        if found:
+            return found
+    return _match(claim, list(shown), library, require=False)
+
+
+def _match(claim: str, cited: list[Passage], library: Library, *, require: bool) -> list[Span]:
+    """Best sentences per passage of ``cited`` (``require``: each must reach ``MIN_MATCH``,
+    else nothing), or the one best sentence of them all (``require`` off: when it reaches it)."""
     candidates = [
         (span, library.text(span.source)[span.start : span.end])
-        for p in pool
+        for p in cited
         for span in passage_sentences(p, library)
     ]
     if not candidates:
@@ -156,14 +167,14 @@ def match_spans(claim: str, numbers: list[int], shown: Sequence[Passage], librar
 
     scores = [score(i) for i in range(len(candidates))]
     chosen: list[Span] = []
-    targets: list[Passage | None] = list(cited) or [None]
+    targets: list[Passage | None] = list(cited) if require else [None]
     for passage in targets:
         indices = [i for i, (span, _) in enumerate(candidates) if passage is None or _inside(span, passage)]
         if not indices:
             continue
         ranked = sorted(indices, key=lambda i: scores[i], reverse=True)
         best = ranked[0]
-        if passage is None and scores[best] < MIN_MATCH:
+        if scores[best] < MIN_MATCH:
             return []
         chosen.append(candidates[best][0])
         have = covered(candidates[best][1])
@@ -194,6 +205,7 @@ class LLMAnswerer:
         shown = passages[: self.max_passages]
         messages = self.prompt.messages(question=question.query, passages=quote_passages(shown, library))
         cutter = SentenceCutter()
+        said: set[str] = set()  # a small model may repeat a sentence: it is verified once
         held: str | None = ""  # text held back while it may still be the refusal phrase; then None
         for delta in self.llm.stream(messages):
             if held is not None:
@@ -207,17 +219,21 @@ class LLMAnswerer:
                 delta, held = held, None
             yield delta
             for text, numbers in cutter.feed(delta):
-                yield from self._sentence(text, numbers, shown, library)
+                yield from self._sentence(text, numbers, shown, library, said)
         if held is not None and held.strip():  # the whole answer was a prefix of the phrase
             yield held
             cutter.feed(held)
         for text, numbers in cutter.finish():
-            yield from self._sentence(text, numbers, shown, library)
+            yield from self._sentence(text, numbers, shown, library, said)
 
     @staticmethod
-    def _sentence(text: str, numbers: list[int], shown: list[Passage], library: Library) -> Iterator[Drafted]:
-        if NOT_IN_SOURCES in text.upper():
+    def _sentence(
+        text: str, numbers: list[int], shown: list[Passage], library: Library, said: set[str]
+    ) -> Iterator[Drafted]:
+        key = " ".join(terms(text))
+        if NOT_IN_SOURCES in text.upper() or key in said:
             return
+        said.add(key)
         yield DraftSentence(text, match_spans(text, numbers, shown, library))
 
 
