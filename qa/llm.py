@@ -203,7 +203,7 @@ class LLM:
                 if text:
                     yield text
                 if time.monotonic() > deadline:
-                    raise LLMTimeoutError(f"The LLM ({self.name}) took longer than {self.timeout:.0f} s")
+                    raise LLMTimeoutError(f"The LLM ({self.name}) did not answer within {self.timeout:g} s")
 
     def complete(self, messages: Messages, max_tokens: int) -> str:
         """The whole answer to ``messages`` (at most ``max_tokens``), as text."""
@@ -258,7 +258,7 @@ def translate(error: Exception, llm: LLM) -> LLMError:
             f"The prompt is too long for the LLM ({llm.name}): {text}; lower QA_LLM_PASSAGES or raise QA_LLM_CONTEXT"
         )
     if "timeout" in kind.lower() or "timed out" in lowered or isinstance(error, TimeoutError):
-        return LLMTimeoutError(f"The LLM ({llm.name}){where} did not answer within {llm.timeout:.0f} s")
+        return LLMTimeoutError(f"The LLM ({llm.name}){where} did not answer within {llm.timeout:g} s")
     if kind in ("APIConnectionError", "ConnectError", "ConnectionError", "ConnectionRefusedError") or (
         isinstance(error, ConnectionError)
     ):

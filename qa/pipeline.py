@@ -338,8 +338,9 @@ class Pipeline:
             if name == FALLBACK:
                 raise
             log.warning("The %s answerer failed, answering extractively: %s", name, error)
-            yield NoticeEvent(message=f"{error}. This is the extractive answer.", restart=True)
-            yield from self._fallback(question, turns, top_k, sources, mode, str(error), name)
+            notice = f"{str(error).rstrip('.')}. This is the extractive answer."
+            yield NoticeEvent(message=notice, restart=True)
+            yield from self._fallback(question, turns, top_k, sources, mode, notice, name)
             return
         if name != FALLBACK and builder.refusal is None and builder.judged:
             share = builder.supported_share
