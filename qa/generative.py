@@ -12,6 +12,8 @@ passage (passages are data; angle brackets are neutralised so a document cannot 
 
     >>> cited_sentences("Ukraine says 12,000 [1]. The U.S. says 10,000. [2] Both")
     [('Ukraine says 12,000.', [1]), ('The U.S. says 10,000.', [2]), ('Both', [])]
+    >>> cited_sentences("It was 12,000.Others said 3,000.")
+    [('It was 12,000.', []), ('Others said 3,000.', [])]
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ _MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _PARTIAL_MARKER = re.compile(r"\s*\[[\d,;\s]*$")
 _LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+# A small model may run sentences together ("at 12,000.Ukrainian"): a stop after a lower-case
+# word, a number or a marker, straight before a capital, ends a sentence all the same.
+_RUN_TOGETHER = re.compile(r"(?<=[a-z0-9\]\)\"”’'])([.!?])(?=[A-Z])")
 MIN_MATCH = 0.35  # an uncited sentence is matched to a passage sentence only above this score
 SECOND_SPAN_GAIN = 0.15  # a second sentence of the passage is cited when it adds this much coverage
 
@@ -48,6 +53,7 @@ def cited_sentences(text: str) -> list[tuple[str, list[int]]]:
     A marker after the full stop (``…10,000. [2]``) belongs to the sentence before it; ``[1, 2]``
     and ``[1][2]`` both cite two passages.
     """
+    text = _RUN_TOGETHER.sub(r"\1 ", text)
     spans = split_sentences(text)
     found: list[tuple[str, list[int]]] = []
     for start, end in spans:

@@ -259,9 +259,7 @@ def translate(error: Exception, llm: LLM) -> LLMError:
         )
     if "timeout" in kind.lower() or "timed out" in lowered or isinstance(error, TimeoutError):
         return LLMTimeoutError(f"The LLM ({llm.name}){where} did not answer within {llm.timeout:g} s")
-    if kind in ("APIConnectionError", "ConnectError", "ConnectionError", "ConnectionRefusedError") or (
-        isinstance(error, ConnectionError)
-    ):
+    if "connect" in kind.lower() or isinstance(error, ConnectionError):
         return LLMUnavailableError(
             f"The LLM server{where} cannot be reached ({text}): start it, or set QA_LLM / QA_LLM_BASE_URL"
         )

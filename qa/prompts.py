@@ -1,4 +1,6 @@
-"""Prompt templates, kept as files under ``prompts/`` (TOML: ``variables``, ``system``, ``user``).
+"""Prompt templates, kept as files under ``prompts/`` (TOML: ``variables``, ``system``, ``user``,
+and optionally ``examples``: fixed ``[user, assistant]`` exchanges shown before the real one, which
+steer a small model's format better than rules do).
 
 A template declares the variables it takes; :meth:`Prompt.messages` refuses values that do not
 match the declaration exactly, so a prompt and the code that fills it cannot drift apart.
@@ -35,6 +37,7 @@ class Prompt:
     system: str
     user: str
     description: str = ""
+    examples: tuple[tuple[str, str], ...] = ()
 
     def placeholders(self) -> set[str]:
         """The ``{names}`` the two templates actually use."""
@@ -46,12 +49,14 @@ class Prompt:
         }
 
     def messages(self, **values: str) -> list[tuple[str, str]]:
-        """``[("system", …), ("human", …)]`` with the values filled in (LangChain message tuples)."""
+        """``[("system", …), (the examples' "human", "ai" turns…), ("human", …)]`` with the values
+        filled in (LangChain message tuples); the examples are fixed text."""
         if set(values) != set(self.variables):
             raise PromptError(
                 f"Prompt {self.name!r} takes {sorted(self.variables)}, was given {sorted(values)}"
             )
-        return [("system", self.system.format(**values)), ("human", self.user.format(**values))]
+        shown = [turn for user, answer in self.examples for turn in (("human", user), ("ai", answer))]
+        return [("system", self.system.format(**values)), *shown, ("human", self.user.format(**values))]
 
 
 @lru_cache(maxsize=32)
@@ -66,8 +71,9 @@ def load_prompt(name: str, folder: Path = PROMPTS_DIR) -> Prompt:
             system=str(data["system"]).strip(),
             user=str(data["user"]).strip(),
             description=str(data.get("description", "")),
+            examples=tuple((str(u).strip(), str(a).strip()) for u, a in data.get("examples", [])),
         )
-    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as error:
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as error:
         raise PromptError(f"Cannot read the prompt {path} ({type(error).__name__}: {error})") from error
     if prompt.placeholders() != set(prompt.variables):
         raise PromptError(

@@ -67,7 +67,8 @@ def test_each_prompt_declares_exactly_what_the_code_supplies(name: str, supplied
     prompt = load_prompt(name)
     assert set(prompt.variables) == prompt.placeholders() == supplied
     messages = prompt.messages(**dict.fromkeys(supplied, "X"))
-    assert [role for role, _ in messages] == ["system", "human"]
+    assert [role for role, _ in messages] == ["system", *["human", "ai"] * len(prompt.examples), "human"]
+    assert messages[-1][1].count("X") >= 1 and all("{" not in text for _, text in messages)
     with pytest.raises(PromptError):
         prompt.messages(**dict.fromkeys(supplied | {"extra"}, "X"))
 
