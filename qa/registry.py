@@ -72,7 +72,9 @@ def _llm_judge(settings: Settings, models: Models) -> SupportJudge:
     from qa.prompts import load_prompt
     from qa.verify import LLMJudge
 
-    return LLMJudge(models.llm(settings.judge_llm or settings.llm), load_prompt("judge"))
+    return LLMJudge(
+        models.llm(settings.judge_llm or settings.llm), load_prompt("judge"), settings.llm_judge_threshold
+    )
 
 
 ANSWERERS: dict[str, AnswererFactory] = {"extractive": _extractive, "llm": _llm_answerer}

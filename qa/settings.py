@@ -97,6 +97,11 @@ class Settings(BaseSettings):
         "answers, overlap for extractive ones)",
     )
     judge_llm: str | None = Field(default=None, description="A separate backend for the LLM judge")
+    # Chosen on the dev pairs of tests/data/support_pairs.jsonl (highest kappa of 0.5-0.8 in steps of
+    # 0.05 with prompts/judge.toml); the held-out pairs were not looked at to choose it.
+    llm_judge_threshold: float = Field(
+        default=0.75, gt=0, lt=1, description="LLM judge score at or above which a claim counts as supported"
+    )
     unsupported: UnsupportedPolicy = Field(
         default="drop", description="What happens to an answer sentence the judge does not support"
     )

@@ -92,10 +92,8 @@ class LLMJudge:
     evaluation asks the same pair more than once.
     """
 
-    threshold = 0.5
-
-    def __init__(self, llm: LLM, prompt: Prompt, cache_size: int = 4096) -> None:
-        self.llm, self.prompt, self.cache_size = llm, prompt, cache_size
+    def __init__(self, llm: LLM, prompt: Prompt, threshold: float = 0.5, cache_size: int = 4096) -> None:
+        self.llm, self.prompt, self.threshold, self.cache_size = llm, prompt, threshold, cache_size
         self.name = f"llm:{llm.name}"
         self._cache: dict[tuple[str, str], float] = {}
 
