@@ -31,7 +31,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 Messages = Sequence[tuple[str, str]]
 KINDS = ("local", "gguf", "openai", "ollama")
+IN_PROCESS = ("local", "gguf")
 INSTALL_HINT = 'install the LLM extra: pip install -e ".[llm]" (builds llama-cpp-python, 6-17 minutes)'
 
 
@@ -197,7 +198,7 @@ class LLM:
         ``LLMError`` on any failure, ``LLMTimeoutError`` past ``timeout`` seconds (an in-process
         model is stopped at the next token)."""
         deadline = time.monotonic() + self.timeout
-        with self.lock, self._errors():
+        with self._exclusive(), self._errors():
             for chunk in self.model.stream(list(messages), **self._limit(max_tokens or self.max_tokens)):
                 text = chunk.content if isinstance(chunk.content, str) else ""
                 if text:
@@ -214,7 +215,7 @@ class LLM:
         confidence in a yes/no answer. Read from the logits in process, from the top
         log-probabilities of one generated token on a server, or (a server that returns none)
         1.0 or 0.0 from the token itself."""
-        with self.lock, self._errors():
+        with self._exclusive(), self._errors():
             if self.kind in ("local", "gguf"):
                 return _next_token_yes(getattr(self.model, "client", None), messages)
             message = self._one_token(messages)
@@ -231,6 +232,16 @@ class LLM:
                     raise
                 self._logprobs = False
         return self.model.invoke(list(messages), max_tokens=1)
+
+    def _exclusive(self) -> AbstractContextManager[Any]:
+        """An in-process model runs one call at a time (one llama.cpp context); a server takes
+        calls side by side. A stream holds this while it is paused between tokens, so a judge
+        must not share an in-process model with the answerer it judges (:meth:`Models.llm`)."""
+        return self.lock if self.in_process else nullcontext()
+
+    @property
+    def in_process(self) -> bool:
+        return self.kind in IN_PROCESS
 
     def _limit(self, tokens: int) -> dict[str, Any]:
         return {"num_predict": tokens} if self.kind == "ollama" else {"max_tokens": tokens}

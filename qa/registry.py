@@ -34,15 +34,21 @@ class Models:
     llms: dict[str, LLM] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def llm(self, spec: str | None = None) -> LLM:
-        """The backend ``spec`` names (default ``Settings.llm``), made once."""
-        from qa.llm import make_llm
+    def llm(self, spec: str | None = None, role: str = "answer") -> LLM:
+        """The backend ``spec`` names (default ``Settings.llm``), made once per ``role``.
+
+        An in-process model gets one instance per role (the weights are memory-mapped and
+        shared; each has its own context): the judge checks a sentence while the answerer's stream
+        is paused mid-answer, and one llama.cpp context cannot do both. A server is shared.
+        """
+        from qa.llm import IN_PROCESS, make_llm, parse_spec
 
         spec = spec or self.settings.llm
+        key = f"{spec}#{role}" if parse_spec(spec)[0] in IN_PROCESS and role != "answer" else spec
         with self._lock:
-            if spec not in self.llms:
-                self.llms[spec] = make_llm(spec, self.settings)
-            return self.llms[spec]
+            if key not in self.llms:
+                self.llms[key] = make_llm(spec, self.settings)
+            return self.llms[key]
 
 
 AnswererFactory = Callable[[Settings, Models], "Answerer"]
@@ -73,7 +79,9 @@ def _llm_judge(settings: Settings, models: Models) -> SupportJudge:
     from qa.verify import LLMJudge
 
     return LLMJudge(
-        models.llm(settings.judge_llm or settings.llm), load_prompt("judge"), settings.llm_judge_threshold
+        models.llm(settings.judge_llm or settings.llm, role="judge"),
+        load_prompt("judge"),
+        settings.llm_judge_threshold,
     )
 
 

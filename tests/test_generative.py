@@ -363,3 +363,45 @@ def test_slices_that_do_not_add_up_are_refused(tmp_path: Path, monkeypatch: pyte
     assert [p.name for p in (tmp_path / "models").iterdir() if p.suffix != ".lock"] == []
     for name in [m for m in sys.modules if m.startswith("fakepart")]:
         del sys.modules[name]
+
+
+# --- one model, two roles
+
+
+def test_a_judge_on_the_answering_llm_checks_sentences_while_the_answer_streams(
+    seeds_settings: Settings, embeddings: Any
+) -> None:
+    """A two-sentence answer judged by an LLM judge over the same (server) backend: the first
+    sentence is judged while the stream is paused. This deadlocked when every backend held one
+    lock for a whole stream."""
+    import threading
+
+    reply = "Ukrainian intelligence places the number at 12,000 [1]. It was reported by Ukraine [1]."
+    llm = fake_llm(reply, "yes", "yes", "yes", "yes")
+    pipeline = llm_pipeline(seeds_settings, embeddings, llm)
+    pipeline._judges["llm"] = LLMJudge(llm, load_prompt("judge"), threshold=0.5)
+    found: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: found.extend(pipeline.stream("Who reported 12,000 troops?", answerer="llm")),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "the answer never finished: the judge waited for the paused stream"
+    kinds = [type(e).__name__ for e in found]
+    assert kinds.index("SentenceEvent") < max(i for i, k in enumerate(kinds) if k == "TokenEvent")
+    assert found[-1].answer.answerer == "llm" and len(found[-1].answer.sentences) == 2
+
+
+def test_an_in_process_model_gets_one_instance_per_role_a_server_is_shared(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from qa.registry import Models
+
+    made: list[str] = []
+    monkeypatch.setattr("qa.llm.make_llm", lambda spec, settings: made.append(spec) or object())
+    models = Models(Settings(_env_file=None), embed=lambda texts: [])  # type: ignore[call-arg]
+    assert models.llm("gguf:/m.gguf") is models.llm("gguf:/m.gguf")
+    assert models.llm("gguf:/m.gguf", role="judge") is not models.llm("gguf:/m.gguf")
+    assert models.llm("openai:qwen", role="judge") is models.llm("openai:qwen")
+    assert made == ["gguf:/m.gguf", "gguf:/m.gguf", "openai:qwen"]

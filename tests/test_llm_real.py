@@ -184,3 +184,27 @@ def test_the_cli_streams_an_llm_answer(seeds_settings: Settings, model_path: Pat
     assert done.returncode == 0, done.stderr
     streamed, _, verified = done.stdout.partition("Verified:")
     assert "Ukrainian intelligence" in streamed and "[1]" in verified and EXAMPLE_SOURCE in verified
+
+
+def test_the_judge_can_run_while_an_answer_is_mid_stream(local: Pipeline) -> None:
+    """The judge's model has its own llama.cpp context: judging between two tokens of an answer
+    neither blocks nor changes what the answer goes on to say."""
+    from qa.prompts import load_prompt
+
+    answering = local.models.llm()
+    messages = load_prompt("answer").messages(
+        question="Who places the number at 12,000?",
+        passages='<passage n="1">\nUkrainian intelligence places the number at 12,000.\n</passage>',
+    )
+    alone = answering.complete(messages, 40)
+    stream = answering.stream(messages, 40)
+    first = next(stream)
+    judge = local.judge_for("llm")
+    assert (
+        judge.score(
+            "Ukrainian intelligence puts the number at 12,000.",
+            "Ukrainian intelligence places the number at 12,000.",
+        )
+        >= 0.5
+    )
+    assert first + "".join(stream) == alone
