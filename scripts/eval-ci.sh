@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
-# The evaluation gate CI runs: the support judge against the hand-labelled pairs, and the project's
-# default configuration (compared with dense-only, BM25-only and the LangChain baseline) on the
-# whole development set. Thresholds sit just below the levels reached (docs/eval/), so a change
-# that lowers any of them fails. Reports go to .eval/ (git-ignored).
+# The evaluation gate CI runs: both support judges against the hand-labelled pairs, and the
+# project's default configuration (compared with dense-only, BM25-only and the LangChain baseline)
+# on the whole development set. Thresholds sit just below the levels reached (docs/eval/), so a
+# change that lowers any of them fails. Reports go to .eval/ (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False
-.venv/bin/python -m qa.eval judge --out .eval --min-kappa 0.58
-.venv/bin/python -m qa.eval run --questions tests/data/dev_questions.jsonl --out .eval/dev \
+# The overlap judge (no LLM, ~40 s): the one the run gate below scores citations with.
+.venv/bin/python -m qa.eval judge --judge overlap --out .eval --min-kappa 0.58 --min-heldout-kappa 0.33
+# The LLM judge (the llm extra; about 2 minutes on 2 cores): the one `--judge auto` picks for the
+# published reports and the pipeline uses to verify LLM answers. Measured (docs/eval/llm-judge):
+# kappa 0.838 overall, 0.727 on the 22 held-out pairs (the issue's target there: 0.7).
+.venv/bin/python -m qa.eval judge --judge llm --out .eval/llm-judge --min-kappa 0.80 --min-heldout-kappa 0.70
+# The run gate keeps the fast overlap judge on purpose (`--judge auto` would pick the LLM): judging
+# one configuration's 88 answers with the LLM takes about 15-20 minutes on 2 cores, so this run would
+# go from a minute to over an hour, and these thresholds were set on overlap scores. The LLM
+# configuration and the LLM-judged figures are in docs/eval/llm (over an hour: not in CI).
+.venv/bin/python -m qa.eval run --questions tests/data/dev_questions.jsonl --out .eval/dev --judge overlap \
   --min-answer-accuracy 0.79 --min-refusal-accuracy 0.35 --max-false-refusal 0.07 \
   --min-citation-recall 0.95 --min-citation-precision 0.92 --min-recall-at-5 0.74 --min-mrr 0.66

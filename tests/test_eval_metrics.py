@@ -231,9 +231,30 @@ def test_a_scored_row_holds_every_metric() -> None:
     assert (m["citation_recall"], m["citation_precision"], m["uncited_share"]) == (1.0, 0.5, 0.0)
     assert row["sentences"][0]["precise"] == [True, False]
     assert [r["gold"] for r in row["retrieved"]] == [[], [0]]
+    assert m["fallback"] is False and row["fallback_from"] is None and row["dropped"] == []
 
 
-def _row(split: str, answerable: bool, correct: bool | None, refused: bool, latency: float) -> dict:
+def test_a_fallback_answer_is_counted_as_one() -> None:
+    question = EvalQuestion(id="x2", question="Who spoke on Monday?", expected=["Kirby"])
+    dropped = AnswerSentence(text="Austin spoke on Monday.", citations=[1], support=0.1, supported=False)
+    answer = Answer(
+        question=question.question,
+        text="Kirby spoke on Monday [1].",
+        citations=[Citation(n=1, source="a.txt", quote=SUPPORTING, start=0, end=39, score=1.0)],
+        sentences=[AnswerSentence(text=CLAIM, citations=[1])],
+        dropped=[dropped],
+        fallback_from="llm",
+        notice="The judge supported 0 of the 1 sentences the llm answerer wrote",
+    )
+    row = score(question, answer, [], JUDGE, latency=1.0)
+    assert row["metrics"]["fallback"] is True and row["metrics"]["answer_correct"] is True
+    assert (row["answerer"], row["fallback_from"]) == ("extractive", "llm")
+    assert row["dropped"] == ["Austin spoke on Monday."] and row["notice"].startswith("The judge supported")
+
+
+def _row(
+    split: str, answerable: bool, correct: bool | None, refused: bool, latency: float, fallback: bool = False
+) -> dict:
     return {
         "config": "c",
         "split": split,
@@ -251,6 +272,7 @@ def _row(split: str, answerable: bool, correct: bool | None, refused: bool, late
             "citation_recall": None if refused else 1.0,
             "citation_precision": None if refused else 0.5,
             "uncited_share": None if refused else 0.0,
+            "fallback": fallback,
             "latency_s": latency,
             "answer_chars": None if refused else 10,
         },
@@ -259,7 +281,7 @@ def _row(split: str, answerable: bool, correct: bool | None, refused: bool, late
 
 def test_summary_per_split_and_thresholds() -> None:
     rows = [
-        _row("dev", True, True, False, 0.1),
+        _row("dev", True, True, False, 0.1, fallback=True),  # right, by the fallback answerer
         _row("dev", True, False, True, 0.2),  # a false refusal
         _row("dev", False, None, True, 0.3),  # a right refusal
         _row("heldout", False, None, False, 0.4),  # answered the unanswerable
@@ -273,7 +295,9 @@ def test_summary_per_split_and_thresholds() -> None:
         "answer_accuracy": [1, 2],
         "refusal_accuracy": [1, 1],
         "false_refusal_rate": [1, 2],
+        "fallback_rate": [1, 3],
     }
+    assert dev["fallback_rate"] == 0.3333 and found["c"]["heldout"]["fallback_rate"] == 0.0
     assert (dev["latency_p50_ms"], dev["latency_p95_ms"]) == (200.0, 300.0)
     assert (
         summary.check_thresholds(found, {"min_answer_accuracy": 0.5, "max_false_refusal": 0.5}, "c", "dev")

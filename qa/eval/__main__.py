@@ -1,10 +1,16 @@
 """Command line: ``python -m qa.eval run|judge``. Errors print one line and exit 2; a missed
 ``--min-*``/``--max-*`` threshold prints which and exits 1.
 
-    python -m qa.eval run --questions tests/data/dev_questions.jsonl --out docs/eval/dev
+    python -m qa.eval run --questions tests/data/dev_questions.jsonl --out docs/eval/dev --judge overlap
+    python -m qa.eval run --questions tests/data/dev_questions.jsonl --compare default,llm,baseline \\
+        --judge llm --out docs/eval/llm
     python -m qa.eval run --questions mine.jsonl --out report --compare default,baseline \\
         --min-answer-accuracy 0.7
-    python -m qa.eval judge --pairs tests/data/support_pairs.jsonl --out docs/eval
+    python -m qa.eval judge --judge overlap --out docs/eval
+    python -m qa.eval judge --judge llm --out docs/eval/llm-judge --split dev   # while changing the prompt
+
+``--judge`` picks the support judge that scores citations (and, for ``judge``, the one validated):
+``auto`` (the default) is the strongest available, the LLM judge when the ``llm`` extra is installed.
 """
 
 from __future__ import annotations
@@ -34,17 +40,17 @@ def _run(args: argparse.Namespace, command: str) -> int:
     from qa.eval.configs import BUILTIN, load_configurations, select
     from qa.eval.questions import load_questions
 
+    settings = _settings(args)
     known = dict(BUILTIN)
     if args.configs:
         known.update(load_configurations(Path(args.configs)))
-    configurations = select(args.compare, known)
+    configurations = select(args.compare, known, settings)
     gate = args.gate or configurations[0].name
     if gate not in {c.name for c in configurations}:
         raise QAError(f"--gate {gate!r} is not among the compared configurations ({args.compare})")
     questions = load_questions(Path(args.questions), args.split)
     if args.gate_split not in {q.split for q in questions} | {"all"}:
         raise QAError(f"--gate-split {args.gate_split!r}: no question of that split was run")
-    settings = _settings(args)
 
     bar = tqdm(
         total=len(questions) * len(configurations), unit="question", desc="Evaluating", file=sys.stderr
@@ -95,29 +101,38 @@ def _run(args: argparse.Namespace, command: str) -> int:
 def _judge(args: argparse.Namespace, command: str) -> int:
     from qa.eval import judge_check
     from qa.eval.judges import make_judge
-    from qa.eval.questions import load_pairs
+    from qa.eval.questions import EvalDataError, load_pairs
     from qa.pipeline import Pipeline
 
     settings = _settings(args)
     pairs = load_pairs(Path(args.pairs))
+    if args.split != "all":
+        pairs = [p for p in pairs if p.split == args.split]
+        if not pairs:
+            raise EvalDataError(f"{args.pairs} has no pair with split {args.split!r}")
     judge = make_judge(args.judge, settings, Pipeline(settings).embed)
     report = judge_check.validate(judge, pairs)
     written = judge_check.write(Path(args.out), report, command, Path(args.pairs))
     for name, result in [*report["splits"].items(), ("all", report["overall"])]:
         kappa = "—" if result["kappa"] is None else f"{result['kappa']:.3f}"
         print(f"{name:<8} n={result['n']:<4} accuracy={result['accuracy']:.3f}  kappa={kappa}")
-    print(f"wrote {', '.join(str(p) for p in written)}")
-    if args.min_kappa is not None and (report["overall"]["kappa"] or 0.0) < args.min_kappa:
-        print(
-            f"threshold not met: --min-kappa {args.min_kappa}: kappa = {report['overall']['kappa']}",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    print(f"judge {report['judge']['name']}; wrote {', '.join(str(p) for p in written)}")
+    failures = []
+    for option, found in (
+        ("--min-kappa", report["overall"]),
+        ("--min-heldout-kappa", report["splits"].get("heldout")),
+    ):
+        limit = getattr(args, option[2:].replace("-", "_"))
+        measured = None if found is None else found["kappa"]
+        if limit is not None and (measured is None or measured < limit):
+            failures.append(f"{option} {limit}: kappa = {measured}")
+    for failure in failures:
+        print(f"threshold not met: {failure}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def parser() -> argparse.ArgumentParser:
-    from qa.eval.configs import DEFAULT_COMPARE
+    from qa.eval.configs import BUILTIN, DEFAULT_COMPARE
     from qa.eval.judges import DEFAULT_JUDGE, JUDGES
     from qa.eval.summary import THRESHOLDS
 
@@ -134,7 +149,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--compare",
         default=DEFAULT_COMPARE,
-        help=f"configurations, comma-separated (default: {DEFAULT_COMPARE})",
+        help=f"configurations, comma-separated: {', '.join(BUILTIN)} (llm: with the llm extra) "
+        f"or any in --configs (default: {DEFAULT_COMPARE})",
     )
     run.add_argument("--configs", help="JSON file of more configurations (see qa/eval/configs.py)")
     run.add_argument(
@@ -167,18 +183,28 @@ def parser() -> argparse.ArgumentParser:
         "--out", default="docs/eval", help="folder for judge.md and judge.json (default: %(default)s)"
     )
     judge.add_argument(
+        "--split", default="all", help="only pairs of this split: dev, heldout or all (default)"
+    )
+    judge.add_argument(
         "--min-kappa",
         type=float,
         metavar="X",
         help="exit 1 unless Cohen's kappa over all pairs is at least X",
+    )
+    judge.add_argument(
+        "--min-heldout-kappa",
+        type=float,
+        metavar="X",
+        help="exit 1 unless Cohen's kappa on the heldout pairs is at least X",
     )
 
     for command in commands.choices.values():
         command.add_argument(
             "--judge",
             default=DEFAULT_JUDGE,
-            choices=sorted(JUDGES),
-            help="support judge (default: %(default)s)",
+            choices=sorted({*JUDGES, "auto"}),
+            help="support judge: auto is the strongest available, llm when the llm extra is installed "
+            "(default: %(default)s)",
         )
         command.add_argument("--seeds", help="seeds folder (default: QA_SEEDS_DIR or seeds/)")
         command.add_argument("--data", help="data folder holding the index (default: QA_DATA_DIR or data/)")

@@ -1,10 +1,13 @@
 """The configurations an evaluation compares, and the systems that answer for them.
 
-Built in (``--compare default,dense,bm25,baseline``):
+Built in (``--compare default,dense,bm25,baseline,llm``):
 
 - ``default``: the project's settings as they stand (environment and ``.env`` included);
 - ``dense`` / ``bm25``: the same with ``retrieval_mode`` dense-only or BM25-only;
-- ``baseline``: the LangChain tutorial pipeline of :mod:`qa.eval.baseline`.
+- ``baseline``: the LangChain tutorial pipeline of :mod:`qa.eval.baseline`;
+- ``llm``: the same as ``default`` with the LLM answerer (``Settings.llm``'s backend), usable only
+  when that backend is installed (the ``llm`` extra); asking for it otherwise is a
+  :class:`ConfigurationError` that says what to install.
 
 More can be listed in a JSON file (``--configs FILE``) as overrides of the project settings::
 
@@ -13,7 +16,8 @@ More can be listed in a JSON file (``--configs FILE``) as overrides of the proje
      {"name": "top3", "settings": {"top_k": 3}}]
 
 A configuration whose chunking or embedding model differs from the project's gets its own index,
-built (incrementally) under ``DATA_DIR/eval/index-<name>``.
+built (incrementally) under ``DATA_DIR/eval/index-<name>``. Any configuration whose answerer needs
+an LLM (``"settings": {"answerer": "llm"}``) is checked the same way as the built-in ``llm``.
 """
 
 from __future__ import annotations
@@ -74,8 +78,15 @@ BUILTIN: dict[str, Configuration] = {
             "LangChain tutorial: 1,000/200 recursive chunks, Chroma dense top-4, top chunk as answer",
             kind="baseline",
         ),
+        Configuration(
+            "llm",
+            "the project with the LLM answerer: the LLM writes [n]-cited sentences, each judged, "
+            "unsupported ones dropped, the extractive answer when too little survives",
+            {"answerer": "llm"},
+        ),
     )
 }
+# The fast configurations CI compares; `llm` is asked for by name (it takes about an hour).
 DEFAULT_COMPARE = "default,dense,bm25,baseline"
 
 
@@ -100,13 +111,41 @@ def load_configurations(path: Path) -> dict[str, Configuration]:
     return found
 
 
-def select(names: str, known: dict[str, Configuration]) -> list[Configuration]:
-    """The configurations named in a comma-separated list, in its order."""
+def unusable(config: Configuration, base: Settings) -> str | None:
+    """Why ``config`` cannot run on this installation (its answerer needs an LLM that is not
+    installed), or ``None`` when it can. Nothing is loaded to find out."""
+    from qa.registry import NEEDS_LLM, llm_configured
+
+    if config.kind != "pipeline" or config.settings.get("answerer", base.answerer) not in NEEDS_LLM:
+        return None
+    settings = settings_for(config, base)
+    if llm_configured(settings.llm):
+        return None
+    from qa.llm import INSTALL_HINT
+
+    return (
+        f"Configuration {config.name!r} answers with an LLM, and QA_LLM={settings.llm!r} is not available "
+        f"here: {INSTALL_HINT}, or set QA_LLM to a server (openai:MODEL, ollama:MODEL)"
+    )
+
+
+def select(names: str, known: dict[str, Configuration], base: Settings | None = None) -> list[Configuration]:
+    """The configurations named in a comma-separated list, in its order.
+
+    With ``base``, a configuration this installation cannot run (:func:`unusable`) is an error, and
+    left out of the names listed as known.
+    """
     chosen = [n.strip() for n in names.split(",") if n.strip()]
     unknown = [n for n in chosen if n not in known]
     if unknown or not chosen:
-        raise ConfigurationError(f"Unknown configuration(s) {unknown or names!r}; known: {', '.join(known)}")
-    return [known[n] for n in dict.fromkeys(chosen)]
+        usable = [n for n, c in known.items() if base is None or unusable(c, base) is None]
+        raise ConfigurationError(f"Unknown configuration(s) {unknown or names!r}; known: {', '.join(usable)}")
+    selected = [known[n] for n in dict.fromkeys(chosen)]
+    if base is not None:
+        for config in selected:
+            if reason := unusable(config, base):
+                raise ConfigurationError(reason)
+    return selected
 
 
 def settings_for(config: Configuration, base: Settings) -> Settings:
@@ -134,8 +173,14 @@ def describe(config: Configuration, settings: Settings, system: System) -> dict[
     if isinstance(system, TutorialBaseline):
         record["settings"] = system.describe()
     else:
+        from qa.registry import judge_name
+
         record["settings"] = settings.model_dump(mode="json", exclude=UNRECORDED_FIELDS)
         record["overrides"] = config.settings
+        # The judge the pipeline itself verified (and dropped) sentences with, to set beside the
+        # judge that scored the citations: where the two are the same, the scores are partly
+        # a self-consistency check.
+        record["verifier"] = judge_name(settings, settings.answerer)
     return record
 
 

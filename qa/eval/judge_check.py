@@ -1,12 +1,14 @@
 """How far to trust the support judge: its verdicts on hand-labelled (claim, passage) pairs.
 
-    python -m qa.eval judge --pairs tests/data/support_pairs.jsonl --out docs/eval
+    python -m qa.eval judge --judge overlap --out docs/eval             # about 10 s
+    python -m qa.eval judge --judge llm --out docs/eval/llm-judge       # several minutes on 2 cores
 
 writes ``judge.md`` and ``judge.json``: accuracy and Cohen's kappa (formula in
 :func:`qa.eval.metrics.agreement`) against the human labels, overall, per split (``dev`` is what
-the judge's weights were chosen on, ``heldout`` is not) and per kind of pair (verbatim, paraphrase,
-wrong number, wrong attribution, ...). Kappa is not defined for a kind whose pairs carry one
-label only; its accuracy is what tells there.
+the judge's weights or prompt were chosen on, ``heldout`` is not) and per kind of pair (verbatim,
+paraphrase, wrong number, wrong attribution, ...). Kappa is not defined for a kind whose pairs
+carry one label only; its accuracy is what tells there. Held-out pairs are counted, never listed
+one by one (neither in ``judge.md`` nor in ``judge.json``), so that nobody tunes the judge on them.
 """
 
 from __future__ import annotations
@@ -21,7 +23,11 @@ from typing import Any
 
 from qa.eval.metrics import Agreement, agreement
 from qa.eval.questions import SupportPair
+from qa.settings import PROJECT_ROOT
 from qa.verify import SupportJudge
+
+HELDOUT = "heldout"
+LLM_PROMPT = PROJECT_ROOT / "prompts" / "judge.toml"
 
 
 def verdicts(judge: SupportJudge, pairs: Sequence[SupportPair]) -> list[dict[str, Any]]:
@@ -52,8 +58,14 @@ def validate(judge: SupportJudge, pairs: Sequence[SupportPair]) -> dict[str, Any
     rows = verdicts(judge, pairs)
     splits = sorted({r["split"] for r in rows}, key=lambda s: ({"dev": 0, "heldout": 1}.get(s, 2), s))
     kinds = sorted({r["kind"] for r in rows})
+    record: dict[str, Any] = {"name": judge.name, "threshold": judge.threshold}
+    if judge.name.startswith("llm") and LLM_PROMPT.is_file():
+        record["prompt"] = {
+            "path": LLM_PROMPT.relative_to(PROJECT_ROOT).as_posix(),
+            "sha256": hashlib.sha256(LLM_PROMPT.read_bytes()).hexdigest(),
+        }
     return {
-        "judge": {"name": judge.name, "threshold": judge.threshold},
+        "judge": record,
         "n": len(rows),
         "overall": _agreement(rows),
         "splits": {s: _agreement([r for r in rows if r["split"] == s]) for s in splits},
@@ -76,6 +88,7 @@ def _fmt(value: float | None) -> str:
 def markdown(report: dict[str, Any], command: str, pairs_path: Path) -> str:
     """``judge.md``."""
     splits = list(report["splits"])
+    shown = [s for s in splits if s != HELDOUT] if HELDOUT in splits else [*splits, "all"]
     lines = [
         "# Support judge validation",
         "",
@@ -90,8 +103,14 @@ def markdown(report: dict[str, Any], command: str, pairs_path: Path) -> str:
         "- Cohen's kappa = (p_o − p_e) / (1 − p_e): p_o the observed agreement (accuracy), p_e = "
         "p_human(yes)·p_judge(yes) + p_human(no)·p_judge(no) the agreement expected by chance. "
         "1 is perfect agreement, 0 is chance.",
-        "- The judge's weights and caps were chosen on the `dev` pairs (see `qa/verify.py`); "
-        "the `heldout` pairs show how well that choice carries over.",
+        (
+            f"- The judge's prompt (`{report['judge']['prompt']['path']}`, sha256 "
+            f"`{report['judge']['prompt']['sha256'][:12]}`) was written and revised looking at the `dev` "
+            "pairs only; the `heldout` pairs show how well it carries over."
+            if "prompt" in report["judge"]
+            else "- The judge's weights and caps were chosen on the `dev` pairs (see `qa/verify.py`); "
+            "the `heldout` pairs show how well that choice carries over."
+        ),
         "",
         "## Agreement",
         "",
@@ -108,15 +127,16 @@ def markdown(report: dict[str, Any], command: str, pairs_path: Path) -> str:
         "",
         "## Per kind of pair",
         "",
-        "Accuracy per kind (n in brackets). Kappa is undefined within a kind whose pairs all carry the "
-        "same label, so it is not shown here.",
+        "Accuracy per kind (n in brackets), not for the held-out split: with one to four pairs a kind, "
+        "that would tell which held-out pairs the judge gets wrong. Kappa is undefined within a kind "
+        "whose pairs all carry the same label, so it is not shown here.",
         "",
-        "| Kind | Human label | " + " | ".join(f"`{s}`" for s in splits) + " | all |",
-        "|---|---|" + "---:|" * (len(splits) + 1),
+        "| Kind | Human label | " + " | ".join(f"`{s}`" for s in shown) + " |",
+        "|---|---|" + "---:|" * len(shown),
     ]
     for kind, entry in report["kinds"].items():
         label = "/".join("supported" if v else "not supported" for v in entry["supported"])
-        cells = [f"{_fmt(entry[s]['accuracy'])} ({entry[s]['n']})" for s in [*splits, "all"]]
+        cells = [f"{_fmt(entry[s]['accuracy'])} ({entry[s]['n']})" for s in shown]
         lines.append(f"| `{kind}` | {label} | " + " | ".join(cells) + " |")
     wrong = [p for p in report["pairs"] if p["judge"] != p["human"] and p["split"] == "dev"]
     lines += [
@@ -139,12 +159,25 @@ def markdown(report: dict[str, Any], command: str, pairs_path: Path) -> str:
     return "\n".join(lines)
 
 
+def _without_heldout_detail(report: dict[str, Any]) -> dict[str, Any]:
+    """The report with held-out pairs counted only: no pair listed, no breakdown by kind (with
+    ``all`` beside ``dev``, the held-out one would follow)."""
+    if HELDOUT not in report["splits"]:
+        return report
+    kinds = {
+        kind: {k: v for k, v in entry.items() if k not in (HELDOUT, "all")}
+        for kind, entry in report["kinds"].items()
+    }
+    pairs = [p for p in report["pairs"] if p["split"] != HELDOUT]
+    return {**report, "kinds": kinds, "pairs": pairs}
+
+
 def write(out: Path, report: dict[str, Any], command: str, pairs_path: Path) -> list[Path]:
     """Write ``judge.json`` and ``judge.md`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     report = {"command": command, "created": datetime.now(UTC).isoformat(timespec="seconds"), **report}
     data = out / "judge.json"
-    data.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    data.write_text(json.dumps(_without_heldout_detail(report), indent=2) + "\n", encoding="utf-8")
     page = out / "judge.md"
     page.write_text(markdown(report, command, pairs_path), encoding="utf-8")
     return [page, data]

@@ -1,9 +1,15 @@
 """Write a run's report folder and print its one-screen summary.
 
-OUT/results.jsonl    one row per (configuration, question): answer, citations, every metric
+OUT/results.jsonl    one row per (configuration, question): answer, citations, every metric;
+                     no row of a held-out question (see below)
 OUT/summary.json     every metric per configuration and split, the configurations, the command
 OUT/report.md        the same as tables (values with their ratio to the baseline), per split
 OUT/comparison.png   the configurations side by side, one panel per split
+
+Held-out questions (split ``heldout``) appear only in aggregates: their split's metrics, never
+their answers, nor a breakdown by question type (with one or two questions a type, that would tell
+which ones failed). A report folder is meant to be committed and read while tuning; what is read
+while tuning is no longer held out.
 """
 
 from __future__ import annotations
@@ -38,13 +44,15 @@ SCREEN = (
     ("CitRec", "citation_recall"),
     ("CitPrec", "citation_precision"),
     ("NoCite", "uncited_share"),
+    ("Fallbk", "fallback_rate"),
     ("p50ms", "latency_p50_ms"),
     ("p95ms", "latency_p95_ms"),
 )
 BASELINE = "baseline"
-SPLIT_NOTES = {"dev": " (what the project was tuned on)", "heldout": " (not used for tuning)"}
-METRICS_DOC = PROJECT_ROOT / "docs" / "eval" / "METRICS.md"
-JUDGE_DOC = PROJECT_ROOT / "docs" / "eval" / "judge.md"
+HELDOUT = "heldout"  # a split reported only as aggregates
+SPLIT_NOTES = {"dev": " (what the project was tuned on)", HELDOUT: " (not used for tuning)"}
+EVAL_DOCS = PROJECT_ROOT / "docs" / "eval"
+METRICS_DOC = EVAL_DOCS / "METRICS.md"
 
 
 def fmt(value: Any, metric: Metric | None = None) -> str:
@@ -58,6 +66,28 @@ def fmt(value: Any, metric: Metric | None = None) -> str:
     if metric is not None and metric.kind in ("ms", "chars"):
         return f"{value:,.0f}"
     return f"{value:.3f}"
+
+
+def shown_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows a report may show one by one: every split's but the held-out one's."""
+    return [r for r in rows if r["split"] != HELDOUT]
+
+
+def judge_validation(name: str, root: Path = EVAL_DOCS) -> tuple[Path, dict[str, Any]] | None:
+    """The committed validation report (``judge.md`` and its ``judge.json``) of the judge called
+    ``name``, the newest when there are several; ``None`` when it has none."""
+    found = []
+    for path in root.glob("**/judge.json"):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if data.get("judge", {}).get("name") == name and path.with_suffix(".md").is_file():
+            found.append((str(data.get("created", "")), path))
+    if not found:
+        return None
+    path = max(found)[1]
+    return path.with_suffix(".md"), json.loads(path.read_text(encoding="utf-8"))
 
 
 def build_summary(
@@ -93,8 +123,14 @@ def build_summary(
         "configurations": result.configurations,
         "gate": {**gate, "failures": list(failures)},
         "metrics": summary,
+        # Per type over the splits shown one by one only (the held-out split's, and "all" minus
+        # "dev", would tell which held-out questions failed).
         "by_type": {
-            c["name"]: {split: by_type(rows, c["name"], split) for split in next(iter(summary.values()))}
+            c["name"]: {
+                split: by_type(rows, c["name"], split)
+                for split in next(iter(summary.values()))
+                if split not in (HELDOUT, "all")
+            }
             for c in result.configurations
         },
     }
@@ -105,7 +141,7 @@ def write_report(out: Path, result: RunResult, data: dict[str, Any]) -> list[Pat
     out.mkdir(parents=True, exist_ok=True)
     results = out / "results.jsonl"
     with results.open("w", encoding="utf-8") as handle:
-        for row in result.rows:
+        for row in shown_rows(result.rows):
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     summary = out / "summary.json"
     summary.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -138,6 +174,42 @@ def _cell(value: Any, base: Any, metric: Metric, with_ratio: bool, count: list[i
     return fmt(value, metric) + (f" ({', '.join(notes)})" if notes else "")
 
 
+def _judge_line(judge: dict[str, Any], out: Path) -> str:
+    """Which judge scored the citations, and how far it agrees with the hand labels."""
+    asked = judge.get("requested")
+    line = (
+        f"- Citation recall and precision judged by: `{judge['name']}`"
+        + (f" (`--judge {asked}`)" if asked and asked != judge["name"] else "")
+        + f", supported at a score ≥ {judge['threshold']}"
+    )
+    validation = judge_validation(judge["name"])
+    if validation is None:
+        return line + " (no validation report of this judge in docs/eval)"
+    page, report = validation
+    kappas = ", ".join(
+        f"{split} {result['kappa']:.2f}"
+        for split, result in report.get("splits", {}).items()
+        if result.get("kappa") is not None
+    )
+    return line + f"; its agreement with hand labels (kappa {kappas}): [judge.md]({_link(page, out)})"
+
+
+def _knobs(config: dict[str, Any]) -> str:
+    s = config["settings"]
+    if config["kind"] == "baseline":
+        return f"recursive {s['chunk_size']}/{s['chunk_overlap']} chunks, dense top-{s['top_k']}"
+    knobs = (
+        f"{s['retrieval_mode']} retrieval, top-{s['top_k']}, "
+        f"{s['chunk_size']}/{s['chunk_overlap']} chunks, "
+        f"refusal threshold {s['refusal_threshold']}"
+    )
+    if s.get("answerer", "extractive") != "extractive":
+        knobs += f", {s['answerer']} answerer ({s['llm']}, {s['llm_passages']} passages)"
+    if config.get("verifier"):
+        knobs += f"; sentences verified by the `{config['verifier']}` judge"
+    return knobs
+
+
 def markdown(data: dict[str, Any], out: Path) -> str:
     """``report.md``: the command, the configurations, a table per split, accuracy per question type."""
     metrics = data["metrics"]
@@ -145,6 +217,13 @@ def markdown(data: dict[str, Any], out: Path) -> str:
     splits = list(next(iter(metrics.values())))
     questions = data["questions"]
     split_counts = ", ".join(f"{s} {n}" for s, n in questions["splits"].items())
+    scorer = str(data["judge"]["name"]).split(":")[0]
+    self_judged = [c["name"] for c in data["configurations"] if c.get("verifier") == scorer]
+    # Only an answerer other than the extractive one can fall back to it.
+    can_fall_back = any(
+        c["kind"] == "pipeline" and c["settings"].get("answerer", "extractive") != "extractive"
+        for c in data["configurations"]
+    )
     lines = [
         "# Evaluation report",
         "",
@@ -154,12 +233,7 @@ def markdown(data: dict[str, Any], out: Path) -> str:
         "",
         f"- Questions: `{questions['path']}` ({questions['n']} questions: {split_counts}; "
         f"sha256 `{questions['sha256'][:12]}`)",
-        f"- Support judge: `{data['judge']['name']}`, threshold {data['judge']['threshold']}"
-        + (
-            f" (its agreement with hand labels: [judge.md]({_link(JUDGE_DOC, out)}))"
-            if JUDGE_DOC.is_file()
-            else ""
-        ),
+        _judge_line(data["judge"], out),
         f"- Embedding model: `{data['embedding_model']}`",
         f"- Run: {data['created']}, {data['cpu_count']} CPU cores "
         f"({data['torch_threads']} torch thread{'s' if data['torch_threads'] != 1 else ''}), "
@@ -174,18 +248,7 @@ def markdown(data: dict[str, Any], out: Path) -> str:
             f"- Thresholds on `{gate['configuration']}`, split `{gate['split']}`: {shown} ({verdict})"
         )
     lines += ["", "## Configurations", ""]
-    config_rows = []
-    for c in data["configurations"]:
-        s = c["settings"]
-        if c["kind"] == "baseline":
-            knobs = f"recursive {s['chunk_size']}/{s['chunk_overlap']} chunks, dense top-{s['top_k']}"
-        else:
-            knobs = (
-                f"{s['retrieval_mode']} retrieval, top-{s['top_k']}, "
-                f"{s['chunk_size']}/{s['chunk_overlap']} chunks, "
-                f"refusal threshold {s['refusal_threshold']}"
-            )
-        config_rows.append([f"`{c['name']}`", c["description"], knobs])
+    config_rows = [[f"`{c['name']}`", c["description"], _knobs(c)] for c in data["configurations"]]
     lines += _table(["Name", "What it is", "Knobs"], config_rows, numeric=False)
     with_ratio = BASELINE in names
     lines += [""]
@@ -208,6 +271,8 @@ def markdown(data: dict[str, Any], out: Path) -> str:
         ]
         rows = []
         for metric in METRICS:
+            if metric.key == "fallback_rate" and not can_fall_back:
+                continue
             label = metric.label + (" ↓" if metric.better == "lower" else "")
             base = metrics[BASELINE][split].get(metric.key) if with_ratio else None
             cells = [
@@ -226,10 +291,11 @@ def markdown(data: dict[str, Any], out: Path) -> str:
     lines += [
         "## By question type",
         "",
-        "Answer accuracy (refusal accuracy for the `unanswerable_*` types), per split.",
+        "Answer accuracy (refusal accuracy for the `unanswerable_*` types), per split; "
+        "not for the held-out split, whose types hold one or two questions each.",
         "",
     ]
-    for split in [s for s in splits if s != "all"] or splits:
+    for split in data["by_type"][names[0]]:
         types = data["by_type"][names[0]][split]
         rows = []
         for kind, first in types.items():
@@ -253,18 +319,26 @@ def markdown(data: dict[str, Any], out: Path) -> str:
         "sentence by construction, and its answer accuracy gains from the length of the text it returns "
         "(see the mean answer length). It never refuses, so its refusal accuracy is 0 and ratios against it "
         "are not defined there.",
-        "- The default judge is the same offline judge the pipeline uses to check its own citations, so the "
-        "project's citation scores are partly a self-consistency check; how far the judge agrees with a "
-        "human "
-        "is in judge.md.",
+        (
+            f"- The citations were scored by the same judge (`{scorer}`) that the pipeline of "
+            + ", ".join(f"`{n}`" for n in self_judged)
+            + " verified its own sentences with, so there the citation figures are partly a "
+            "self-consistency check; how far the judge agrees with a human is in its judge.md."
+            if self_judged
+            else f"- The citations were scored by the `{scorer}` judge, which no configuration here used to "
+            "verify its own sentences; how far it agrees with a human is in its judge.md."
+        ),
+        "- An answer that fell back to the extractive one (the LLM failed, or its judge supported too "
+        "little of what it wrote) counts as that configuration's answer in every metric, latency "
+        "included.",
         "- Retrieval recall favours long chunks: a 1,000-character baseline chunk contains a gold quote more "
         "often than a 600-character one, so compare retrieval between configurations with the same chunks.",
         "- Latency is the wall time of answering one question on this machine after the model and index are "
         "loaded; compare configurations within a run, not across machines. The project's pipeline caches "
         "sentence embeddings, so its first questions (cold cache) are the slow ones and set the p95.",
         "",
-        "Per-question rows (answers, citations, judgements, every metric): `results.jsonl`; "
-        "all numbers: `summary.json`.",
+        "Per-question rows (answers, citations, judgements, every metric) of every split but "
+        "`heldout`: `results.jsonl`; all numbers: `summary.json`.",
         "",
     ]
     return "\n".join(lines)
@@ -320,7 +394,7 @@ def screen(data: dict[str, Any]) -> str:
     metrics = data["metrics"]
     width = max(len(n) for n in metrics) + 2
     header = f"{'split':<8}{'config':<{width}}" + "".join(f"{label:>9}" for label, _ in SCREEN)
-    lines = [header, "-" * len(header)]
+    lines = [f"citations judged by {data['judge']['name']}", header, "-" * len(header)]
     for split in next(iter(metrics.values())):
         for name, per_split in metrics.items():
             numbers = per_split[split]

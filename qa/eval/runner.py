@@ -7,12 +7,14 @@ A row (what ``results.jsonl`` holds)::
     {"config": "default", "id": "q001", "split": "dev", "type": "who", "answerable": true,
      "question": ..., "history": [...], "resolved_question": null,
      "answer": "Ukrainian intelligence places the number at 12,000 [1].", "refused": false,
+     "answerer": "extractive", "fallback_from": null, "notice": null,   # "llm" and why, on a fallback
      "citations": [{"n": 1, "source": ..., "start": ..., "end": ..., "quote": ...}],
      "sentences": [{"text": ..., "citations": [1], "supported": true, "precise": [true], "alone": [1.0]}],
+     "dropped": [],   # sentences the pipeline's own judge dropped as unsupported
      "retrieved": [{"rank": 1, "source": ..., "start": ..., "end": ..., "gold": [0]}],   # top 10
      "metrics": {"recall@1": 1.0, ..., "mrr": 1.0, "answer_correct": true, "refusal_correct": null,
                  "false_refusal": false, "citation_recall": 1.0, "citation_precision": 1.0,
-                 "uncited_share": 0.0, "latency_s": 0.21, "answer_chars": 55}}
+                 "uncited_share": 0.0, "fallback": false, "latency_s": 0.21, "answer_chars": 55}}
 
 Latency is the wall time of ``ask`` alone; the index and model are loaded, and one query run,
 before the clock starts. Retrieval is scored on a separate top-10 retrieval of the question as the
@@ -96,6 +98,9 @@ def score(
         citation_recall=ground.citation_recall,
         citation_precision=ground.citation_precision,
         uncited_share=ground.uncited_share,
+        # The answer is the extractive one standing in for the configured answerer (an LLM that
+        # failed, or whose sentences the pipeline's judge mostly did not support).
+        fallback=answer.fallback_from is not None,
         latency_s=round(latency, 4),
         answer_chars=len(answer.text) if not answer.refused else None,
     )
@@ -109,6 +114,9 @@ def score(
         "resolved_question": answer.resolved_question,
         "answer": answer.text,
         "refused": answer.refused,
+        "answerer": answer.answerer,
+        "fallback_from": answer.fallback_from,
+        "notice": answer.notice,
         "citations": [
             c.model_dump(include={"n", "source", "start", "end", "quote"}) for c in answer.citations
         ],
@@ -122,6 +130,7 @@ def score(
             }
             for j in judgements
         ],
+        "dropped": [s.text for s in answer.dropped],
         "retrieved": [
             {"rank": p.rank, "source": p.source, "start": p.start, "end": p.end, "gold": sorted(held)}
             for p, held in zip(retrieved, hits, strict=True)
@@ -187,7 +196,7 @@ def run(
     return RunResult(
         rows=rows,
         configurations=recorded,
-        judge={"name": judge.name, "threshold": judge.threshold},
+        judge={"name": judge.name, "threshold": judge.threshold, "requested": judge_name},
         embedding_model=model_id,
         threads=_torch_threads(),
         seconds=round(time.perf_counter() - started, 1),

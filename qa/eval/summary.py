@@ -32,6 +32,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("citation_recall", "Citation recall"),
     Metric("citation_precision", "Citation precision"),
     Metric("uncited_share", "Sentences without citation", "lower"),
+    Metric("fallback_rate", "Fell back to the extractive answer", "lower"),
     Metric("latency_p50_ms", "Latency p50 (ms)", "lower", "ms"),
     Metric("latency_p95_ms", "Latency p95 (ms)", "lower", "ms"),
     Metric("answer_chars", "Mean answer length (chars)", "neither", "chars"),
@@ -42,6 +43,7 @@ COUNTED = {
     "answer_accuracy": "answer_correct",
     "refusal_accuracy": "refusal_correct",
     "false_refusal_rate": "false_refusal",
+    "fallback_rate": "fallback",
 }
 
 # --min-answer-accuracy 0.8 etc.: option name -> (metric, "min" or "max")
@@ -78,6 +80,7 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         citation_recall=mean_of("citation_recall"),
         citation_precision=mean_of("citation_precision"),
         uncited_share=mean_of("uncited_share"),
+        fallback_rate=mean_of("fallback"),
         latency_p50_ms=None if p50 is None else round(1000 * p50, 1),
         latency_p95_ms=None if p95 is None else round(1000 * p95, 1),
         answer_chars=None if mean_of("answer_chars") is None else round(mean_of("answer_chars") or 0.0),
