@@ -16,7 +16,7 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False
 # The run gate keeps the fast overlap judge on purpose (`--judge auto` would pick the LLM): judging
 # one configuration's 88 answers with the LLM takes about 15-20 minutes on 2 cores, so this run would
 # go from a minute to over an hour, and these thresholds were set on overlap scores. The LLM
-# configuration and the LLM-judged figures are in docs/eval/llm (over an hour: not in CI).
+# configuration judged by the LLM takes 40-60 minutes: its command is in docs/eval/README.md.
 .venv/bin/python -m qa.eval run --questions tests/data/dev_questions.jsonl --out .eval/dev --judge overlap \
   --min-answer-accuracy 0.79 --min-refusal-accuracy 0.35 --max-false-refusal 0.07 \
   --min-citation-recall 0.95 --min-citation-precision 0.92 --min-recall-at-5 0.74 --min-mrr 0.66

@@ -15,7 +15,7 @@ by default the strongest available, the LLM judge when the ``llm`` extra is inst
 checks a judge against hand-labelled pairs (:mod:`qa.eval.judge_check`). On 2 CPU cores the
 project's 88 development questions take about a minute and a half for the four fast
 configurations with the overlap judge (``docs/eval/dev/report.md``), and about an hour with the
-LLM configuration and the LLM judge (``docs/eval/llm/report.md``).
+LLM configuration and the LLM judge (the command is in ``docs/eval/README.md``).
 
 Importing this package loads no model.
 """
