@@ -405,3 +405,20 @@ def test_an_in_process_model_gets_one_instance_per_role_a_server_is_shared(
     assert models.llm("gguf:/m.gguf", role="judge") is not models.llm("gguf:/m.gguf")
     assert models.llm("openai:qwen", role="judge") is models.llm("openai:qwen")
     assert made == ["gguf:/m.gguf", "gguf:/m.gguf", "openai:qwen"]
+
+
+def test_the_evaluation_lends_its_llm_judge_only_to_pipelines_that_would_make_the_same(
+    seeds_settings: Settings, embeddings: Any
+) -> None:
+    from qa.eval.runner import share_llm_judge
+
+    judge = LLMJudge(fake_llm("yes"), load_prompt("judge"), threshold=seeds_settings.llm_judge_threshold)
+    same = Pipeline(seeds_settings, embeddings=embeddings)
+    assert share_llm_judge(same, seeds_settings, seeds_settings, judge)
+    assert same.judge_for("llm") is judge
+    other = seeds_settings.model_copy(update={"llm_judge_threshold": 0.5})
+    assert not share_llm_judge(Pipeline(other, embeddings=embeddings), other, seeds_settings, judge)
+    overlap = OverlapJudge()
+    assert not share_llm_judge(
+        Pipeline(seeds_settings, embeddings=embeddings), seeds_settings, seeds_settings, overlap
+    )

@@ -139,6 +139,39 @@ def score(
     }
 
 
+# Settings that decide what an LLM judge is; a configuration that changes none of them judges its
+# answers exactly as the evaluation's judge would.
+LLM_JUDGE_FIELDS = (
+    "llm",
+    "judge_llm",
+    "llm_judge_threshold",
+    "llm_base_url",
+    "llm_api_key",
+    "llm_timeout",
+    "llm_context",
+    "llm_threads",
+    "models_dir",
+    "data_dir",
+)
+
+
+def share_llm_judge(system: System, settings: Settings, base: Settings, judge: SupportJudge) -> bool:
+    """Let a pipeline verify its answers with the evaluation's own LLM judge when it would make
+    the same one: its cache then answers the scoring of the same (claim, quote) pairs, which would
+    otherwise be judged twice (and a second copy of the model loaded). Answer latency is unchanged:
+    the pipeline still pays for every judgement first. The overlap judge is never shared, since its
+    embedding cache would speed up answering. ``True`` when shared."""
+    from qa.pipeline import Pipeline
+    from qa.verify import LLMJudge
+
+    if not isinstance(system, Pipeline) or not isinstance(judge, LLMJudge) or system._judge is not None:
+        return False
+    if any(getattr(settings, f) != getattr(base, f) for f in LLM_JUDGE_FIELDS):
+        return False
+    system._judges.setdefault("llm", judge)
+    return system._judges["llm"] is judge
+
+
 def evaluate(system: System, question: EvalQuestion, judge: SupportJudge) -> dict[str, Any]:
     """Ask one question, time it, retrieve its top 10 and score both."""
     started = time.perf_counter()
@@ -181,6 +214,7 @@ def run(
     recorded = []
     for config in configurations:
         system, settings = open_system(config, base, embeddings, model_id)
+        share_llm_judge(system, settings, base, judge)
         system.retrieve("warm-up query", top_k=1)
         recorded.append(describe(config, settings, system))
         for done, question in enumerate(questions, start=1):
