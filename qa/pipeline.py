@@ -329,9 +329,11 @@ class Pipeline:
             )
         turns = _check_history(history)
         self._check_sources(sources)  # unknown names fail before anything streams
+        searched: tuple[str, list[Passage]] | None = None  # the fallback reuses a search for the same query
         try:
             resolved = self._resolve(question, turns, name)
             passages = self._retrieve(resolved.query, top_k=top_k, sources=sources, mode=mode)
+            searched = (resolved.query, passages)
             builder = self._builder(question, resolved, passages, name)
             yield from self._run(self.answerer(name), resolved, passages, builder)
         except LLMError as error:
@@ -340,7 +342,7 @@ class Pipeline:
             log.warning("The %s answerer failed, answering extractively: %s", name, error)
             notice = f"{str(error).rstrip('.')}. This is the extractive answer."
             yield NoticeEvent(message=notice, restart=True)
-            yield from self._fallback(question, turns, top_k, sources, mode, notice, name)
+            yield from self._fallback(question, turns, top_k, sources, mode, notice, name, searched)
             return
         if name != FALLBACK and builder.refusal is None and builder.judged:
             share = builder.supported_share
@@ -352,7 +354,9 @@ class Pipeline:
                     "this is the extractive answer."
                 )
                 yield NoticeEvent(message=notice, restart=True)
-                yield from self._fallback(question, turns, top_k, sources, mode, notice, name, builder)
+                yield from self._fallback(
+                    question, turns, top_k, sources, mode, notice, name, searched, builder
+                )
                 return
         yield AnswerEvent(answer=builder.answer())
 
@@ -400,20 +404,20 @@ class Pipeline:
         mode: RetrievalMode | None,
         notice: str,
         failed: str,
+        searched: tuple[str, list[Passage]] | None,
         replaced: AnswerBuilder | None = None,
     ) -> Iterator[StreamEvent]:
         resolved = resolve(question, turns)
-        passages = self._retrieve(resolved.query, top_k=top_k, sources=sources, mode=mode)
+        if searched is not None and searched[0] == resolved.query:
+            passages = searched[1]
+        else:  # the failed answerer searched for an LLM-rewritten question, or not at all
+            passages = self._retrieve(resolved.query, top_k=top_k, sources=sources, mode=mode)
         builder = self._builder(question, resolved, passages, FALLBACK)
-        yield from self._run(self.answer_fallback, resolved, passages, builder)
+        yield from self._run(self.answerer(FALLBACK), resolved, passages, builder)
         answer = builder.answer(notice=notice, fallback_from=failed)
         if replaced is not None:  # what the failed answerer wrote stays visible
             answer.dropped = replaced.dropped + [s for s in replaced.sentences if not s.supported]
         yield AnswerEvent(answer=answer)
-
-    @property
-    def answer_fallback(self) -> Answerer:
-        return self.answerer(FALLBACK)
 
     # --- LangChain
 
