@@ -9,7 +9,7 @@ arrives, drops or marks the unsupported ones (``Settings.unsupported``) and rend
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -63,17 +63,6 @@ class Draft:
         for sentence in self.sentences:
             yield sentence.text
             yield sentence
-
-
-def collect(items: Iterable[Drafted]) -> Draft:
-    """The draft a stream of drafted items adds up to (its text pieces are dropped)."""
-    draft = Draft()
-    for item in items:
-        if isinstance(item, DraftSentence):
-            draft.sentences.append(item)
-        elif isinstance(item, Refusal):
-            return Draft(refused=True, reason=item.reason)
-    return draft
 
 
 class Library(Protocol):
@@ -230,32 +219,3 @@ class AnswerBuilder:
             sentences=self.sentences,
             **common,
         )
-
-
-def finalize(
-    question: str,
-    draft: Draft,
-    passages: Sequence[Passage],
-    library: Library,
-    judge: SupportJudge,
-    *,
-    answerer: str,
-    policy: Literal["drop", "mark"] = "drop",
-    resolved_question: str | None = None,
-) -> Answer:
-    """A whole draft, verified: :class:`AnswerBuilder` fed every sentence."""
-    builder = AnswerBuilder(
-        question,
-        passages,
-        library,
-        judge,
-        answerer=answerer,
-        policy=policy,
-        resolved_question=resolved_question,
-    )
-    if draft.refused:
-        builder.refuse(draft.reason)
-    else:
-        for sentence in draft.sentences:
-            builder.add(sentence)
-    return builder.answer()
