@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from index.load import SeedDocument
 from index.sentences import split_sentences
 
-CHUNKER_VERSION = "sentences-1"  # bump when the splitting rules change: the index must be rebuilt
+CHUNKER_VERSION = "sentences-2"  # bump when the cleaning or splitting rules change: the index must be rebuilt
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from index.chunk import chunk_document, pack_sentences
-from index.clean import boilerplate, kept_regions
+from index.clean import MAX_NOTICE_CHARS, boilerplate, kept_regions, line_rule
 from index.load import load_seeds, read_seed
 from index.metadata import apply_sidecar, extract_metadata
 from index.sentences import split_sentences
 from qa.errors import SeedError
-from tests.conftest import SEEDS
+from tests.conftest import DATA, SEEDS
 
 PAGE = """Troops Head East
 Troops Head East
@@ -81,6 +81,158 @@ def test_content_lines_that_mention_boilerplate_words_stay() -> None:
     kept = "\n".join(kept_text(text))
     assert long_line.strip() in kept
     assert "By the end of the day, troops had moved." in kept
+
+
+# Made-up pages (tests/data/boilerplate) with boilerplate the seeds do not have. Every line the
+# rules must remove, by the rule that must remove it; every other line of those pages must stay.
+BOILERPLATE_PAGES = {
+    path.name: path.read_text(encoding="utf-8") for path in (DATA / "boilerplate").glob("*.txt")
+}
+BOILERPLATE_BY_KIND = {
+    "share": [
+        "Share on Facebook",
+        "Share on X",
+        "Share this article",
+        "Tweet",
+        "Email",
+        "WhatsApp",
+        "Copy link",
+        "Gift this article",
+        "Facebook Twitter WhatsApp Email",
+    ],
+    "consent": [
+        "We use cookies to improve your experience on our site and to show you relevant advertising. "
+        "By continuing to browse, you agree to our use of cookies.",
+        "This website uses cookies to personalise content and ads. See our Cookie Policy.",
+        "Accept all cookies",
+        "Manage preferences",
+        "Reject all",
+        "Accept all",
+    ],
+    "subscription": ["Subscribe for $1", "Already a subscriber? Log in", "Sign in to continue reading"],
+    "copyright": [
+        "© 2024 Example Media. All rights reserved.",
+        "Copyright 2024 Example Business Daily",
+        "Copyright 2024 Example Magazine Group. All rights reserved.",
+    ],
+    "follow": ["Follow us on Instagram", "Follow @kharkivnews on X", "Join our Telegram channel"],
+    "related": [
+        "Related: Finland extends closure of its eastern border crossings",
+        "Read also: How the Baltic states are preparing for a longer war",
+    ],
+    "link-list": ["Related Articles", "Recommended"],  # the heading; the links under it go with it
+    "advert": ["Advertisement", "ADVERTISEMENT", "Sponsored content"],
+    "photo-credit": [
+        "Photo: Reuters",
+        "Getty Images",
+        "A volunteer carries trays of bread in Kharkiv. Getty Images",
+        "Soldiers patrol the Latvian border near Daugavpils. (AP Photo/John Doe)",
+        "Kim Jong Un inspects flood damage in Sinuiju. Photograph: KCNA via Reuters",
+        "Image credit: Kharkiv City Council",
+        "File photo",
+    ],
+    "reading-time": ["Listen to this article", "Listen to this article · 3 min", "4 min read", "7 min read"],
+    "timestamp": ["Updated 3 hours ago", "Updated 5 hours ago", "Published 2 days ago"],
+    "byline": ["By Maria Lopez", "By Tom Baker"],
+    "breadcrumb": ["Home > World > Europe", "Home » News » Asia"],
+    "counter": ["12 comments", "Comments (12)", "Comments (4)"],
+    "page-word": ["Report an error"],
+    "site-links": [
+        "Terms of Use | Privacy Policy",
+        "Privacy Policy | Terms of Use | Cookie Policy | Contact us",
+    ],
+}
+# Sentences of those pages that use the same words as boilerplate, and must stay.
+CONTENT_LOOKALIKES = [
+    "The ministry said it would share intelligence with allies.",
+    "Share prices in Seoul fell 2% after the report, as investors weighed the cost of new docks.",
+    "Officials follow the situation closely.",
+    "Follow-up visits by the council are planned for December.",
+    "Follow the money, the auditors said, and the donations add up.",
+    "The copyright dispute went to court in 2019.",
+    "All rights reserved under the 2022 contract remain with the band, the label said.",
+    "Cookies were handed out to soldiers.",
+    "In a tweet, the Latvian foreign minister called the flights a deliberate provocation.",
+    "Email records reviewed by investigators show the order to close two crossings was sent on Tuesday morning.",
+    "WhatsApp groups run by soldiers' families shared photos from the kitchen.",
+    "Subscribers to the group's data service were told to expect delays to the quarterly figures.",
+    "Few countries subscribe to the treaty's inspection regime, the report added.",
+    "Thousands of young men sign up for the army each year, many of them hoping to learn a trade.",
+    "Advertisement revenue at the group's media arm fell by 4% last year, its annual report showed.",
+    "Sponsored by a local charity, the kitchen also trains 20 cooks a month.",
+    "Related talks are planned for May, a spokesman for the publisher said.",
+    "Recommended measures include a register of wartime recordings.",
+    "A photo released by the council showed the kitchen's first delivery of flour.",
+    "The Getty Museum lent 12 paintings to a charity auction for the kitchen last year.",
+    "Listen to the recording, the band's lawyer told the court, and you will hear the same four bars.",
+    "Updated estimates put the number of copies sold at 11,000.",
+    "Updated figures from the agency showed rainfall of 300 mm in twelve hours.",
+    "Home to about 3 million people, Lithuania borders both Belarus and Russia's Kaliningrad exclave.",
+    "The council received 12 comments on the plan before the deadline.",
+    "Why the checks matter now",
+    "Emergency shelters",
+]
+
+
+def removed_lines(text: str) -> dict[str, str]:
+    """Each line of ``text`` inside a removed span, and the rule that removed it."""
+    return {
+        line.strip(): cut.rule
+        for cut in boilerplate(text)
+        for line in text[cut.start : cut.end].splitlines()
+        if line.strip()
+    }
+
+
+def pages_with_line(line: str) -> list[str]:
+    pages = [text for text in BOILERPLATE_PAGES.values() if line in text.splitlines()]
+    assert pages, f"{line!r} is on no page in tests/data/boilerplate"
+    return pages
+
+
+@pytest.mark.parametrize("kind", sorted(BOILERPLATE_BY_KIND))
+def test_boilerplate_kind_is_removed(kind: str) -> None:
+    for line in BOILERPLATE_BY_KIND[kind]:
+        for page in pages_with_line(line):
+            assert removed_lines(page).get(line) == kind, line
+
+
+@pytest.mark.parametrize("line", CONTENT_LOOKALIKES)
+def test_content_that_mentions_boilerplate_words_stays(line: str) -> None:
+    assert line_rule(line) is None
+    for page in pages_with_line(line):
+        assert line not in removed_lines(page)
+        assert any(line in page[s:e] for s, e in kept_regions(page))
+
+
+@pytest.mark.parametrize("name", sorted(BOILERPLATE_PAGES))
+def test_made_up_page_loses_its_boilerplate_and_nothing_else(name: str) -> None:
+    listed = {line: kind for kind, lines in BOILERPLATE_BY_KIND.items() for line in lines}
+    text = BOILERPLATE_PAGES[name]
+    removed = removed_lines(text)
+    for line in text.splitlines():
+        if line in listed:
+            assert removed.get(line) == listed[line], line
+        elif line.strip():
+            assert removed.get(line) in (None, "link-list"), line  # content, or a link under a heading
+    lists = [text[c.start : c.end] for c in boilerplate(text) if c.rule == "link-list"]
+    assert all(block.count("\n") == 2 for block in lists)  # each list: its heading and two links
+
+
+@pytest.mark.parametrize(
+    "phrase", ["We use cookies to", "Subscribe for $1.", "Follow us on Instagram", "© 2024 Example Media."]
+)
+def test_a_long_paragraph_is_never_removed_for_a_phrase(phrase: str) -> None:
+    paragraph = f"{phrase} " + "The convoy crossed the river at dawn and reached the town by noon. " * 5
+    assert len(paragraph) > MAX_NOTICE_CHARS
+    assert not boilerplate(f"A Headline\n{paragraph}\nThe end.")
+
+
+def test_seed_sentence_an_answer_depends_on_is_kept() -> None:
+    by_source = {d.source: d for d in load_seeds(SEEDS).documents}
+    document = by_source["001_8ecca554f728260b.txt"]
+    kept = "\n".join(document.text[s:e] for s, e in document.regions)
+    assert "Ukrainian intelligence places the number at 12,000." in kept
 
 
 def test_metadata_from_text_and_sidecar(tmp_path) -> None:  # type: ignore[no-untyped-def]
