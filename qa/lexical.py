@@ -46,14 +46,23 @@ def stem(word: str) -> str:
     return word
 
 
+def _words(text: str) -> list[str]:
+    return [t.replace(",", "").replace(".", "") for t in _TOKEN.findall(fold(text))]
+
+
 def tokens(text: str) -> list[str]:
     """Every word and number, folded and stemmed; ``12,000`` becomes ``12000``."""
-    return [stem(t.replace(",", "").replace(".", "")) for t in _TOKEN.findall(fold(text))]
+    return [stem(t) for t in _words(text)]
 
 
 def terms(text: str) -> list[str]:
-    """The content words of ``text``: :func:`tokens` without stop words."""
-    return [t for t in tokens(text) if t not in STOPWORDS and stem(t) not in STOPWORDS]
+    """The content words of ``text``, stemmed: stop words are dropped before stemming, so that
+    "this" and "does" do not survive as "thi" and "doe".
+
+    >>> terms("When was this published? What does it say?")
+    ['publish']
+    """
+    return [stem(t) for t in _words(text) if t not in STOPWORDS and stem(t) not in STOPWORDS]
 
 
 def numbers(text: str) -> set[str]:
