@@ -63,8 +63,25 @@ class Answer(BaseModel):
     text: str = Field(description="The answer with inline [n] markers")
     citations: list[Citation] = Field(default_factory=list)
     refused: bool = False
+    confidence: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Probability that the sources answer the question as given, from the learned "
+        "answerability model (calibrated on questions the project never tuned on; see docs/eval/squad2). "
+        "For a refusal: the probability an answer would have been right",
+    )
+    unsure: bool = Field(
+        default=False,
+        description="An answer given although its confidence is below Settings.unsure_below: "
+        "shown as 'Not sure: the sources may not answer this', with the closest passages",
+    )
     grounding: float = Field(
-        default=0.0, ge=0.0, le=1.0, description="Mean judge score of the sentences shown; 0 for a refusal"
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Mean judge score of the sentences shown; 0 for a refusal. Support, not correctness: "
+        "a verbatim quote supports itself whether or not it answers the question",
     )
     sentences: list[AnswerSentence] = Field(default_factory=list)
     dropped: list[AnswerSentence] = Field(

@@ -6,6 +6,8 @@
         --judge llm --out docs/eval/llm
     python -m qa.eval run --questions mine.jsonl --out report --compare default,baseline \\
         --min-answer-accuracy 0.7
+    python -m qa.eval run --questions tests/data/squad2/questions.jsonl --seeds tests/data/squad2/seeds \
+        --data data/squad2 --compare default,previous,baseline --sample 400 --judge overlap --out docs/eval/squad2
     python -m qa.eval judge --judge overlap --out docs/eval
     python -m qa.eval judge --judge llm --out docs/eval/llm-judge --split dev   # while changing the prompt
 
@@ -38,7 +40,7 @@ def _run(args: argparse.Namespace, command: str) -> int:
 
     from qa.eval import report, runner, summary
     from qa.eval.configs import BUILTIN, load_configurations, select
-    from qa.eval.questions import load_questions
+    from qa.eval.questions import load_questions, sample_per_split
 
     settings = _settings(args)
     known = dict(BUILTIN)
@@ -49,6 +51,8 @@ def _run(args: argparse.Namespace, command: str) -> int:
     if gate not in {c.name for c in configurations}:
         raise QAError(f"--gate {gate!r} is not among the compared configurations ({args.compare})")
     questions = load_questions(Path(args.questions), args.split)
+    if args.sample:
+        questions = sample_per_split(questions, args.sample)
     if args.gate_split not in {q.split for q in questions} | {"all"}:
         raise QAError(f"--gate-split {args.gate_split!r}: no question of that split was run")
 
@@ -155,6 +159,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--configs", help="JSON file of more configurations (see qa/eval/configs.py)")
     run.add_argument(
         "--split", default="all", help="only questions of this split: dev, heldout or all (default)"
+    )
+    run.add_argument(
+        "--sample",
+        type=int,
+        metavar="N",
+        help="at most N questions of each split, drawn with a fixed seed (for large sets such as SQuAD)",
     )
     run.add_argument(
         "--threads",

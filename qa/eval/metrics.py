@@ -32,6 +32,16 @@ threshold against one passage of ``C`` alone or against all of ``C`` joined::
     not support is never precise. Each is computed per answer, then averaged over the answers that
     have sentences (resp. citations); refusals have none.
 
+Confidence (what an answer says of itself: ``Answer.confidence``, the probability it is right)
+    An answer given is *right* when it is correct (above) for an answerable question; any answer to
+    an unanswerable question is wrong. With the answers' confidences in 10 equal-width bins B_b:
+
+    ECE = sum over bins of |B_b| / n * |mean confidence in B_b - share right in B_b|
+
+    computed over the answers given (refusals have nothing to be right about); the reliability
+    diagram plots share right against mean confidence per bin (a calibrated answer lies on the
+    diagonal).
+
 Latency
     p50, p95 of the seconds each question took to answer, by the nearest-rank percentile:
     ``sorted(x)[ceil(p/100 * n) - 1]``.
@@ -260,6 +270,61 @@ def percentile(values: Sequence[float], p: float) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+@dataclass(frozen=True)
+class Bin:
+    """One bin of a reliability diagram."""
+
+    low: float
+    high: float
+    n: int
+    confidence: float | None  # mean predicted probability
+    accuracy: float | None  # share right
+
+
+def reliability(probabilities: Sequence[float], outcomes: Sequence[bool], bins: int = 10) -> list[Bin]:
+    """Predictions in ``bins`` equal-width bins of probability (1.0 falls in the last).
+
+    >>> [(b.n, b.accuracy) for b in reliability([0.05, 0.95, 0.91], [False, True, False], 2)]
+    [(1, 0.0), (2, 0.5)]
+    """
+    if len(probabilities) != len(outcomes):
+        raise ValueError(f"{len(probabilities)} probabilities but {len(outcomes)} outcomes")
+    found = []
+    for b in range(bins):
+        low, high = b / bins, (b + 1) / bins
+        inside = [
+            (p, o)
+            for p, o in zip(probabilities, outcomes, strict=True)
+            if low <= p < high or (b == bins - 1 and p >= high)
+        ]
+        found.append(
+            Bin(
+                round(low, 4),
+                round(high, 4),
+                len(inside),
+                sum(p for p, _ in inside) / len(inside) if inside else None,
+                sum(o for _, o in inside) / len(inside) if inside else None,
+            )
+        )
+    return found
+
+
+def ece(probabilities: Sequence[float], outcomes: Sequence[bool], bins: int = 10) -> float | None:
+    """Expected calibration error (see the module docstring); ``None`` for no predictions.
+
+    >>> round(ece([0.9, 0.9, 0.1, 0.1], [True, False, False, False]), 3)
+    0.25
+    """
+    n = len(probabilities)
+    if n == 0:
+        return None
+    return sum(
+        b.n / n * abs((b.confidence or 0.0) - (b.accuracy or 0.0))
+        for b in reliability(probabilities, outcomes, bins)
+        if b.n
+    )
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,22 @@ def load_questions(path: Path, split: str = "all") -> list[EvalQuestion]:
     return questions
 
 
+def sample_per_split(questions: list[EvalQuestion], n: int, seed: int = 0) -> list[EvalQuestion]:
+    """At most ``n`` questions of each split, drawn with a fixed seed, in their file order.
+
+    >>> qs = [EvalQuestion(id=str(i), question="q", split="dev" if i < 5 else "heldout") for i in range(7)]
+    >>> [q.id for q in sample_per_split(qs, 2)]
+    ['3', '4', '5', '6']
+    """
+    import random
+
+    keep: set[str] = set()
+    for split in sorted({q.split for q in questions}):
+        ids = [q.id for q in questions if q.split == split]
+        keep.update(ids if len(ids) <= n else random.Random(seed).sample(ids, n))
+    return [q for q in questions if q.id in keep]
+
+
 def load_pairs(path: Path) -> list[SupportPair]:
     """The hand-labelled support pairs in ``path``."""
     return _read_jsonl(path, SupportPair)

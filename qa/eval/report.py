@@ -5,6 +5,8 @@ OUT/results.jsonl    one row per (configuration, question): answer, citations, e
 OUT/summary.json     every metric per configuration and split, the configurations, the command
 OUT/report.md        the same as tables (values with their ratio to the baseline), per split
 OUT/comparison.png   the configurations side by side, one panel per split
+OUT/reliability.png  the reliability diagram: share of answers right against their stated
+                     confidence, one panel per split, one line per configuration that states one
 
 Held-out questions (split ``heldout``) appear only in aggregates: their split's metrics, never
 their answers, nor a breakdown by question type (with one or two questions a type, that would tell
@@ -147,9 +149,15 @@ def write_report(out: Path, result: RunResult, data: dict[str, Any]) -> list[Pat
     summary.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     plot = out / "comparison.png"
     write_plot(plot, data)
+    written = [results, summary]
+    diagram = out / "reliability.png"
+    if write_reliability(diagram, data):
+        written.append(diagram)
+    else:
+        diagram.unlink(missing_ok=True)
     report = out / "report.md"
     report.write_text(markdown(data, out), encoding="utf-8")
-    return [results, summary, report, plot]
+    return [*written, report, plot]
 
 
 # --- report.md
@@ -306,6 +314,7 @@ def markdown(data: dict[str, Any], out: Path) -> str:
                 cells.append(fmt(value if value is not None else entry.get("refusal_accuracy")))
             rows.append([f"`{kind or '(none)'}`", str(first["n"]), *cells])
         lines += [f"### `{split}`", ""] + _table(["Type", "n", *names], rows) + [""]
+    lines += _calibration(data)
     lines += [
         "## Plot",
         "",
@@ -328,6 +337,10 @@ def markdown(data: dict[str, Any], out: Path) -> str:
             else f"- The citations were scored by the `{scorer}` judge, which no configuration here used to "
             "verify its own sentences; how far it agrees with a human is in its judge.md."
         ),
+        "- Citation recall and precision measure quoting, not answering: an extractive sentence is a "
+        "verbatim quote, which supports itself whether or not it answers the question (a wrong answer "
+        "usually has citation recall 1.0). Whether answers are right is answer accuracy; whether an "
+        "answer knows how likely it is to be right is the calibration section.",
         "- An answer that fell back to the extractive one (the LLM failed, or its judge supported too "
         "little of what it wrote) counts as that configuration's answer in every metric, latency "
         "included.",
@@ -344,7 +357,98 @@ def markdown(data: dict[str, Any], out: Path) -> str:
     return "\n".join(lines)
 
 
+def _calibration(data: dict[str, Any]) -> list[str]:
+    """The reliability table of each configuration that states a confidence, per split."""
+    stated = {
+        name: per_split
+        for name, per_split in data["metrics"].items()
+        if any(v.get("reliability") for v in per_split.values())
+    }
+    if not stated:
+        return []
+    lines = [
+        "## Calibration",
+        "",
+        "Each answer states the probability that it is right (`Answer.confidence`, from the learned "
+        "answerability model). Per bin of stated confidence: how many answers, their mean confidence "
+        "and the share that were right; ECE is the weighted mean gap (formula in METRICS.md). "
+        "Refusals state nothing to be right about and are left out.",
+        "",
+        "![Reliability diagram](reliability.png)",
+        "",
+    ]
+    for name, per_split in stated.items():
+        for split, numbers in per_split.items():
+            bins = [b for b in numbers.get("reliability") or [] if b["n"]]
+            if not bins:
+                continue
+            lines += [f"### `{name}`, split `{split}`: ECE {fmt(numbers.get('ece'))}", ""]
+            lines += _table(
+                ["Confidence", "Answers", "Mean confidence", "Share right"],
+                [
+                    [f"{b['low']:.1f}–{b['high']:.1f}", str(b["n"]), fmt(b["confidence"]), fmt(b["accuracy"])]
+                    for b in bins
+                ],
+            )
+            lines += [""]
+    return lines
+
+
 # --- the plot
+
+
+def write_reliability(path: Path, data: dict[str, Any]) -> bool:
+    """The reliability diagram; ``False`` (nothing written) when no configuration states a confidence."""
+    metrics = {
+        name: per_split
+        for name, per_split in data["metrics"].items()
+        if any(v.get("reliability") for v in per_split.values())
+    }
+    if not metrics:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    splits = list(next(iter(metrics.values())))
+    figure, axes = plt.subplots(1, len(splits), figsize=(4.2 * len(splits), 4.4), squeeze=False)
+    for axis, split in zip(axes[0], splits, strict=True):
+        axis.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="calibrated")
+        for name, per_split in metrics.items():
+            bins = [b for b in per_split[split].get("reliability") or [] if b["n"]]
+            if not bins:
+                continue
+            ece = per_split[split].get("ece")
+            axis.plot(
+                [b["confidence"] for b in bins],
+                [b["accuracy"] for b in bins],
+                marker="o",
+                label=f"{name} (ECE {ece:.3f})" if ece is not None else name,
+            )
+            for b in bins:
+                axis.annotate(
+                    str(b["n"]),
+                    (b["confidence"], b["accuracy"]),
+                    fontsize=7,
+                    alpha=0.7,
+                    textcoords="offset points",
+                    xytext=(3, -9),
+                )
+        axis.set_title(split, fontsize=10)
+        axis.set_xlim(0, 1)
+        axis.set_ylim(0, 1.02)
+        axis.set_xlabel("stated confidence", fontsize=9)
+        axis.set_ylabel("share of answers right", fontsize=9)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8, loc="upper left")
+    figure.suptitle(
+        "Reliability: is an answer that says p right p of the time? (points: answers per bin)", fontsize=10
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
 
 
 def write_plot(path: Path, data: dict[str, Any]) -> None:

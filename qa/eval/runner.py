@@ -101,6 +101,18 @@ def score(
         # The answer is the extractive one standing in for the configured answerer (an LLM that
         # failed, or whose sentences the pipeline's judge mostly did not support).
         fallback=answer.fallback_from is not None,
+        # What the answer says of itself, and whether it was right (a given answer to an
+        # unanswerable question never is): the calibration figures compare the two.
+        confidence=answer.confidence if not answer.refused else None,
+        right=(
+            None
+            if answer.refused
+            else bool(
+                question.answerable
+                and metrics.answer_correct(answer.text, False, question.expected, question.expected_all)
+            )
+        ),
+        unsure=answer.unsure,
         latency_s=round(latency, 4),
         answer_chars=len(answer.text) if not answer.refused else None,
     )

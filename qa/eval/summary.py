@@ -33,6 +33,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("citation_precision", "Citation precision"),
     Metric("uncited_share", "Sentences without citation", "lower"),
     Metric("fallback_rate", "Fell back to the extractive answer", "lower"),
+    Metric("ece", "Calibration error (ECE, answers given)", "lower"),
+    Metric("unsure_rate", "Answers marked 'not sure'", "neither"),
     Metric("latency_p50_ms", "Latency p50 (ms)", "lower", "ms"),
     Metric("latency_p95_ms", "Latency p95 (ms)", "lower", "ms"),
     Metric("answer_chars", "Mean answer length (chars)", "neither", "chars"),
@@ -55,6 +57,7 @@ THRESHOLDS: dict[str, tuple[str, Literal["min", "max"]]] = {
     "min_citation_recall": ("citation_recall", "min"),
     "min_recall_at_5": ("recall@5", "min"),
     "min_mrr": ("mrr", "min"),
+    "max_ece": ("ece", "max"),
 }
 
 
@@ -69,6 +72,7 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         found = metrics.mean(values.get(key, []))
         return None if found is None else round(found, 4)
 
+    calibration = calibrate(rows)
     latencies = [v for v in values.get("latency_s", []) if v is not None]
     p50, p95 = metrics.percentile(latencies, 50), metrics.percentile(latencies, 95)
     summary: dict[str, Any] = {f"recall@{k}": mean_of(f"recall@{k}") for k in metrics.K_VALUES}
@@ -81,6 +85,9 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         citation_precision=mean_of("citation_precision"),
         uncited_share=mean_of("uncited_share"),
         fallback_rate=mean_of("fallback"),
+        ece=None if calibration["ece"] is None else round(calibration["ece"], 4),
+        unsure_rate=mean_of("unsure"),
+        reliability=calibration["bins"],
         latency_p50_ms=None if p50 is None else round(1000 * p50, 1),
         latency_p95_ms=None if p95 is None else round(1000 * p95, 1),
         answer_chars=None if mean_of("answer_chars") is None else round(mean_of("answer_chars") or 0.0),
@@ -99,6 +106,32 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         },
     )
     return summary
+
+
+def calibrate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """ECE and reliability bins of the answers given that state a confidence."""
+    pairs = [
+        (r["metrics"]["confidence"], r["metrics"]["right"])
+        for r in rows
+        if r["metrics"].get("confidence") is not None and r["metrics"].get("right") is not None
+    ]
+    if not pairs:
+        return {"ece": None, "bins": None}
+    probabilities, outcomes = [p for p, _ in pairs], [o for _, o in pairs]
+    bins = metrics.reliability(probabilities, outcomes)
+    return {
+        "ece": metrics.ece(probabilities, outcomes),
+        "bins": [
+            {
+                "low": b.low,
+                "high": b.high,
+                "n": b.n,
+                "confidence": None if b.confidence is None else round(b.confidence, 4),
+                "accuracy": None if b.accuracy is None else round(b.accuracy, 4),
+            }
+            for b in bins
+        ],
+    }
 
 
 def splits_of(rows: Sequence[dict[str, Any]]) -> list[str]:
