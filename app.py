@@ -288,6 +288,38 @@ def render_refusal(answer: Answer, metadata: Mapping[str, DocumentMetadata]) -> 
     return block
 
 
+CONFIDENCE_TITLE = (
+    "The probability that this answers the question, from a model trained on questions with known "
+    "answers (half of them unanswerable) and checked on questions it never saw. It is about the "
+    "answer, not about the quotes: a quote always matches its own words."
+)
+
+
+def render_confidence(answer: Answer, metadata: Mapping[str, DocumentMetadata]) -> str:
+    """How likely the answer is to be right; a 'not sure' block with the closest passages when low."""
+    if answer.confidence is None:
+        return ""
+    share = f"{100 * answer.confidence:.0f}%"
+    line = (
+        f'<div class="qa-confidence" title="{html.escape(CONFIDENCE_TITLE, quote=True)}">'
+        f"Confidence {share} that this answers the question</div>"
+    )
+    if not answer.unsure:
+        return line
+    cited = {(c.source, c.start) for c in answer.citations}
+    closest = "".join(
+        render_passage(p, metadata.get(p.source))
+        for p in answer.passages[:3]
+        if (p.source, p.start) not in cited
+    )
+    return (
+        '<div class="qa-unsure"><div class="qa-unsure-head">Not sure: the sources may not answer this.</div>'
+        f"<div>{line}</div>"
+        + (f"<details open><summary>Closest passages</summary>{closest}</details>" if closest else "")
+        + "</div>"
+    )
+
+
 def render_passages(answer: Answer, metadata: Mapping[str, DocumentMetadata]) -> str:
     """The retrieved passages with their scores, folded away under a summary."""
     items = "".join(render_passage(p, metadata.get(p.source)) for p in answer.passages)
@@ -324,13 +356,13 @@ def render_sources(
     judge: str | None = None,
     grounding: float | None = None,
 ) -> str:
-    """The source list; its header names the judge and the grounding once the answer is done."""
+    """The source list; its header names the judge once the answer is done. ``grounding`` (how well
+    the quotes support the sentences) is not shown: a verbatim quote supports itself, so it says
+    nothing about whether the answer is right (:func:`render_confidence` does)."""
     if not citations:
         return ""
     entries = "".join(render_citation(c, metadata.get(c.source), judge) for c in citations)
-    notes = [f"judge {judge}"] if judge else []
-    if grounding is not None:
-        notes.append(f"grounding {grounding:.2f}")
+    notes = [f"quotes checked by the {judge} judge"] if judge else []
     head = "Sources" + (f' <span class="qa-judge">{esc(" · ".join(notes))}</span>' if notes else "")
     return f'<div class="qa-sources"><div class="qa-sources-head">{head}</div>{entries}</div>'
 
@@ -375,6 +407,7 @@ def render_answer(
         else:  # an answer made without the builder: its text is all there is
             text = link_markers(answer.text, answer.citations)
         body += f'<div class="qa-answer">{text}</div>'
+        body += render_confidence(answer, metadata)
         body += render_sources(answer.citations, metadata, answer.judge, answer.grounding)
     body += render_dropped(answer.dropped, answer.judge)
     notes = [f"answerer {answer.answerer}"]
@@ -666,9 +699,10 @@ class Chat:
         """Answer a question with citations, as JSON (the fields of qa.schema.Answer): text with
         [n] markers, citations (source, offsets, quote, quote support score), sentences (each with
         its support and whether the judge supported it), dropped (sentences removed as unsupported),
-        judge, grounding, refused, answerer, and notice / fallback_from when the answer is not what
-        was asked for (the LLM failed, or too little of its answer was supported, so the extractive
-        answer stands in).
+        judge, grounding, refused, answerer, confidence (the probability that the answer is right,
+        from the learned answerability model) and unsure (true when it is below the 'not sure' level),
+        and notice / fallback_from when the answer is not what was asked for (the LLM failed, or too
+        little of its answer was supported, so the extractive answer stands in).
 
         Args:
             question: the question about the articles.
@@ -712,6 +746,10 @@ CSS = """
 .qa-dropped-sentence { margin: .3rem 0 .3rem .6rem; }
 .qa-writing { color: var(--body-text-color-subdued); }
 .qa-refusal { border-color: #d97706; background: rgba(217, 119, 6, .10); }
+.qa-confidence { color: var(--body-text-color-subdued); font-size: .85rem; margin-top: .3rem; }
+.qa-unsure { border: 1px solid #d97706; border-radius: 6px; padding: .5rem .7rem; margin-top: .4rem;
+  background: rgba(217, 119, 6, .06); }
+.qa-unsure-head { font-weight: 700; color: #b45309; }
 .qa-refusal-head { font-weight: 700; color: #b45309; }
 .qa-error { border-color: #dc2626; background: rgba(220, 38, 38, .08); }
 .qa-status { color: var(--body-text-color-subdued); font-style: italic; }

@@ -42,9 +42,14 @@ def format_answer(answer: Answer, width: int = 100) -> str:
         for passage in answer.passages[:3]:
             lines.append(f"  - {passage.source}: {textwrap.shorten(passage.text, width - 6)}")
         return "\n".join(lines)
-    lines.append(
-        f"\nSources (answered by {answer.answerer}; {answer.judge} judge, grounding {answer.grounding:.2f}):"
-    )
+    if answer.confidence is not None:
+        lines.append(f"\nConfidence {answer.confidence:.0%} that this answers the question.")
+    if answer.unsure:
+        lines.append("Not sure: the sources may not answer this. Closest passages:")
+        cited = {(c.source, c.start) for c in answer.citations}
+        for passage in [p for p in answer.passages if (p.source, p.start) not in cited][:3]:
+            lines.append(f"  - {passage.source}: {textwrap.shorten(passage.text, width - 6)}")
+    lines.append(f"\nSources (answered by {answer.answerer}; quotes checked by the {answer.judge} judge):")
     for citation in answer.citations:
         lines.append(f"[{citation.n}] {citation.title or citation.source}")
         lines.append(

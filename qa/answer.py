@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from qa.confidence import Assessment
 from qa.schema import Answer, AnswerSentence, Citation, Passage
 from qa.verify import SupportJudge, sentence_support
 
@@ -46,7 +47,7 @@ class Refusal:
     reason: str = ""  # shown after the refusal text
 
 
-Drafted = str | DraftSentence | Refusal  # what an answerer yields
+Drafted = str | DraftSentence | Refusal | Assessment  # what an answerer yields
 
 
 @dataclass
@@ -54,9 +55,13 @@ class Draft:
     sentences: list[DraftSentence] = field(default_factory=list)
     refused: bool = False
     reason: str = ""  # why it refused, shown after the refusal text
+    assessment: Assessment | None = None  # how likely the answer is to be right
 
     def stream(self) -> Iterator[Drafted]:
-        """The draft as an answerer streams it: each sentence's text, then the sentence."""
+        """The draft as an answerer streams it: its assessment, then each sentence's text and the
+        sentence (or the refusal)."""
+        if self.assessment is not None:
+            yield self.assessment
         if self.refused or not self.sentences:
             yield Refusal(self.reason)
             return
@@ -133,6 +138,7 @@ class AnswerBuilder:
         self.sentences: list[AnswerSentence] = []
         self.dropped: list[AnswerSentence] = []
         self.refusal: Refusal | None = None
+        self.assessment: Assessment | None = None
 
     @property
     def judged(self) -> int:
@@ -194,7 +200,9 @@ class AnswerBuilder:
 
     def answer(self, *, notice: str | None = None, fallback_from: str | None = None) -> Answer:
         """The answer so far; a refusal when the answerer refused or no sentence was kept."""
+        confidence = None if self.assessment is None else self.assessment.confidence
         common: dict[str, Any] = {
+            "confidence": confidence,
             "question": self.question,
             "passages": self.passages,
             "resolved_question": self.resolved_question,
@@ -211,10 +219,12 @@ class AnswerBuilder:
             return Answer(text=REFUSAL + (f" {reason}" if reason else ""), refused=True, **common)
         text = " ".join(render_sentence(s) for s in self.sentences)
         grounding = sum(s.support for s in self.sentences) / len(self.sentences)
+        unsure = confidence is not None and confidence < self.library.settings.unsure_below
         return Answer(
             text=text,
             citations=self.citations,
             refused=False,
+            unsure=unsure,
             grounding=round(grounding, 4),
             sentences=self.sentences,
             **common,

@@ -5,8 +5,9 @@ similarity plus IDF-weighted word coverage, with a small bonus when the sentence
 thing asked for: a number for "how many", a date for "when"), and answers with the best one. When
 other articles give a *different* figure or date for the same question it quotes each of them and
 says that the sources differ. Questions about the articles themselves (author, date, publisher,
-URL, title) are answered from the document metadata and cite the words that state it. When the
-best sentence scores below ``Settings.refusal_threshold`` it refuses.
+URL, title) are answered from the document metadata and cite the words that state it. It refuses
+when the learned answerability model (:mod:`qa.confidence`) puts the probability that its answer is
+right below ``Settings.abstain_below`` (by default the threshold the model was trained with).
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from dataclasses import dataclass
 
 from index.sentences import split_sentences
 from qa.answer import Draft, Drafted, DraftSentence, Library, Span
+from qa.confidence import Assessment, abstain_threshold, assess, metadata_assessment
 from qa.followup import Resolved
-from qa.lexical import MONTHS, STOPWORDS, fold, names, numbers, terms
+from qa.lexical import MONTHS, STOPWORDS, fold, names, numbers, stem, terms
 from qa.schema import Passage
+from qa.settings import Settings
 
 MIN_SENTENCE_WORDS = 5
 COSINE_WEIGHT = 0.6  # the rest is lexical coverage
@@ -78,13 +81,13 @@ def question_kind(question: str) -> str | None:
     return next((kind for kind, pattern in _KINDS.items() if pattern.search(question)), None)
 
 
-def _names_someone(text: str, known: set[str]) -> bool:
+def names_someone(text: str, known: set[str]) -> bool:
     """Whether ``text`` names an actor the question does not: a capitalised subject
     ("Ukrainian intelligence places …") or a run of two capitalised words ("John Kirby").
 
-    >>> _names_someone("If these North Korean troops are used, they will be targets.", {"north", "korean"})
+    >>> names_someone("If these North Korean troops are used, they will be targets.", {"north", "korean"})
     False
-    >>> _names_someone("Former Adm. John Kirby put the matter in terms of the laws of war.", set())
+    >>> names_someone("Former Adm. John Kirby put the matter in terms of the laws of war.", set())
     True
     """
     first = re.match(r"\W*([A-Z][\w'’.-]*)", text)
@@ -94,8 +97,64 @@ def _names_someone(text: str, known: set[str]) -> bool:
     return any(not set(names(run)) <= known for run in runs)
 
 
+# The field word as the one who says or thinks something ("what does the author argue", "according
+# to the outlet", "the writer's view"): the question is about what the article says, not about it.
+_SAYS = (
+    r"(say|says|said|argue|argues|argued|think|thinks|thought|claim|claims|claimed|believe|believes|"
+    r"suggest|suggests|write|writes|wrote|describe|describes|mention|mentions|report|reports|reported|"
+    r"explain|explains|predict|predicts|conclude|concludes|recommend|recommends|expect|expects|see|sees|"
+    r"view|views|make of|feel|feels|warn|warns|propose|proposes|call|calls|consider|considers|"
+    r"point|points|note|notes|emphasi[sz]e|emphasi[sz]es|assert|asserts|contend|contends)"
+)
+_FIELD_AS_SPEAKER = re.compile(
+    rf"\b(author|writer|outlet|publisher|publication|newspaper|magazine|site|website)(['’]s)?\s+"
+    rf"(\w+\s+){{0,2}}?{_SAYS}\b"
+    r"|\baccording to (the|this) (author|writer|outlet|publisher|publication|article)\b"
+    r"|\b(author|writer)['’]s\s+(view|opinion|argument|position|point|thesis|claim|take|assessment)\b",
+    re.I,
+)
+
+
+_DOCUMENT_NOUN = re.compile(
+    r"\b(article|articles|piece|story|op-?ed|column|post|essay|commentary|editorial|blog|byline|outlet)\b",
+    re.I,
+)
+# A quoted title, to its last closing quote: an apostrophe inside ("North Korea's") does not end it.
+_QUOTED = re.compile(r"\"([^\"]{8,})\"|“([^”]{8,})”|‘(.{8,})’|'(.{8,})'")
+_FIELD_TERMS = {
+    "who", "wrote", "write", "written", "writer", "author", "authored", "penned", "publish", "published",
+    "publisher", "publication", "date", "when", "post", "posted", "appear", "appeared", "first", "url",
+    "web", "address", "link", "website", "site", "outlet", "name", "newspaper", "magazine",
+}  # fmt: skip
+
+
+def about_a_document(question: str, library: Library) -> bool:
+    """Whether a question that names a metadata field is about one of the indexed documents: it
+    says so ("the article", "this piece"), quotes one's title, or asks nothing else ("Who wrote it?").
+    "Who wrote the Nong Shu?" and "When was the European Convention written?" are about the content.
+    """
+    if _DOCUMENT_NOUN.search(question):
+        return True
+    for groups in _QUOTED.findall(question):
+        wanted = set(terms(" ".join(groups)))
+        for source in library.sources():
+            title = set(terms(library.metadata(source).title or ""))
+            # Jaccard similarity: the title itself, not a work that shares two of its words
+            if wanted and len(wanted & title) >= 0.6 * len(wanted | title):
+                return True
+    rest = {t for t in terms(question) if t not in _FIELD_TERMS and stem(t) not in _FIELD_TERMS}
+    return not rest
+
+
 def metadata_field(question: str) -> str | None:
-    """The metadata field a question asks about, or ``None`` for a question about the events."""
+    """The metadata field a question asks about, or ``None`` for a question about what the articles
+    say: "Who wrote it?" asks for the author, "What does the author say about Iran?" does not.
+
+    >>> metadata_field("Who is the author of the article?"), metadata_field("What does the author argue about Iran?")
+    ('author', None)
+    """
+    if _FIELD_AS_SPEAKER.search(question) and not re.search(r"\bwho (wrote|is|was)\b", question, re.I):
+        return None
     return next((name for name, pattern in _METADATA.items() if pattern.search(question)), None)
 
 
@@ -121,6 +180,8 @@ def values(text: str, kind: str | None, focus: set[str] | None = None) -> frozen
                 rf"(?<![\d,]){re.escape(_display(value))}(?![\d,]\d)|(?<![\d,]){value}(?!\d)", text
             ):
                 after = text[match.end() :]
+                if _is_date_part(text[: match.start()], match.group(), after):
+                    continue  # "October 3", "8th October": a day of the month, not a count
                 following = " ".join(after.split()[:3])
                 if (
                     re.match(r"\s*([.;:!?)]|$)", after)
@@ -134,6 +195,26 @@ def values(text: str, kind: str | None, focus: set[str] | None = None) -> frozen
             re.sub(r"\s+", " ", m.group()).replace(",", "") for m in _DATE_EXPRESSION.finditer(text)
         )
     return frozenset()
+
+
+_MONTH_NAMES = "|".join(MONTHS) + "|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+
+
+def _is_date_part(before: str, number: str, after: str) -> bool:
+    """Whether ``number``, between ``before`` and ``after``, is a day of the month or an ordinal.
+
+    >>> _is_date_part("on October ", "3", ". On"), _is_date_part("On ", "8", "th October")
+    (True, True)
+    >>> _is_date_part("sent ", "3,000", " troops"), _is_date_part("by November ", "1,500", " soldiers")
+    (False, False)
+    """
+    if re.match(r"(st|nd|rd|th)\b", after, re.I):
+        return True
+    if not re.fullmatch(r"\d{1,2}", number):
+        return False  # 1,500 or 2024 is no day of the month
+    if re.search(rf"\b({_MONTH_NAMES})\.?\s*$", before, re.I):
+        return True
+    return re.match(rf"\s+(of\s+)?({_MONTH_NAMES})\b", after, re.I) is not None
 
 
 def line_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -184,26 +265,17 @@ class ExtractiveAnswerer:
         if not passages:
             return Draft(refused=True, reason="No passage matched the question.")
         field = metadata_field(question.question)
-        if field is not None:
+        if field is not None and about_a_document(question.question, library):
             return self._metadata_answer(question, field, passages, library)
-        unknown = [
-            w
-            for w in sorted(names(question.question) | numbers(question.question))
-            if not library.mentions(w)
-        ]
-        if unknown:
-            shown = ", ".join(w.title() if not w.isdigit() else _display(w) for w in unknown)
-            return Draft(refused=True, reason=f"The articles never mention {shown}.")
-        candidates = self._score(question, self._sentences(passages, library), library)
-        if not candidates:
-            return Draft(refused=True, reason="No sentence in the retrieved passages answers it.")
-        candidates.sort(key=lambda c: c.score, reverse=True)
+        candidates = self.candidates(question, passages, library)
+        assessment = assess(question, candidates, passages, library)
+        if not candidates or _abstains(assessment, candidates[0], library.settings):
+            return Draft(refused=True, reason=_refusal_reason(assessment), assessment=assessment)
         best = candidates[0]
-        if best.confidence < library.settings.refusal_threshold:
-            return Draft(refused=True, reason="The closest passages are listed below.")
         kind = question_kind(question.question)
         conflict = self._conflict(candidates, kind, set(terms(question.query)), library)
         if conflict is not None:
+            conflict.assessment = assessment
             return conflict
         chosen = [best]
         for other in candidates[1:]:
@@ -212,22 +284,32 @@ class ExtractiveAnswerer:
                 break
         if kind == "who":
             known = names(question.query) | names(question.query.lower().title())
-            return Draft([self._with_speaker(c, known, library) for c in chosen])
-        return Draft([DraftSentence(c.text, [c.span]) for c in chosen])
+            return Draft([self._with_speaker(c, known, library) for c in chosen], assessment=assessment)
+        return Draft([DraftSentence(c.text, [c.span]) for c in chosen], assessment=assessment)
+
+    def candidates(self, question: Resolved, passages: list[Passage], library: Library) -> list[Candidate]:
+        """The sentences of the passages (and their neighbours) scored against the question, best first."""
+        candidates = self._score(question, self._sentences(passages, library), library)
+        candidates.sort(key=lambda c: c.score, reverse=True)
+        return candidates
+
+    def assess(self, question: Resolved, passages: list[Passage], library: Library) -> Assessment:
+        """How likely the passages are to answer the question (for answers another answerer wrote)."""
+        return assess(question, self.candidates(question, passages, library), passages, library)
 
     @staticmethod
     def _with_speaker(candidate: Candidate, known: set[str], library: Library) -> DraftSentence:
         """A "who" answer needs a name: when the sentence names nobody new (a quotation, "he
         said"), it is quoted together with the nearest sentence before it, in its paragraph, that does."""
         span = candidate.span
-        if _names_someone(candidate.text, known):
+        if names_someone(candidate.text, known):
             return DraftSentence(candidate.text, [span])
         text = library.text(span.source)
         before = [s for s in line_sentences(text, span.start, span.start) if s[1] <= span.start][
             -SPEAKER_LOOKBACK:
         ]
         for start, end in reversed(before):
-            if _names_someone(text[start:end], known):
+            if names_someone(text[start:end], known):
                 return DraftSentence(text[start : span.end], [Span(span.source, start, span.end)])
         return DraftSentence(candidate.text, [span])
 
@@ -362,7 +444,11 @@ class ExtractiveAnswerer:
         value = getattr(meta, field)
         if value is None:
             title = f"“{meta.title}”" if meta.title else source
-            return Draft(refused=True, reason=f"{title} does not state its {field}.")
+            return Draft(
+                refused=True,
+                reason=f"{title} does not state its {field}.",
+                assessment=metadata_assessment(library.settings, found=False),
+            )
         text = library.text(source)
         # Quote the sentence that states the field; a field from a sidecar cites the title line, or
         # the opening sentence of a document that has none.
@@ -372,7 +458,27 @@ class ExtractiveAnswerer:
         last = next((b for a, b in sentences if a < end <= b), end)
         span = Span(source, first, last)
         shown = value if field != "date" else _long_date(value)
-        return Draft([DraftSentence("The article " + _FIELD_WORDS[field].format(value=shown), [span])])
+        return Draft(
+            [DraftSentence("The article " + _FIELD_WORDS[field].format(value=shown), [span])],
+            assessment=metadata_assessment(library.settings, found=True),
+        )
+
+
+def _abstains(assessment: Assessment, best: Candidate, settings: Settings) -> bool:
+    """Whether to refuse. Either way, a question that names someone or something (or gives a
+    figure) that no indexed document mentions at all cannot be answered from them."""
+    if assessment.unknown:
+        return True
+    if settings.abstention == "score":  # the previous default, kept to compare against
+        return best.confidence < settings.refusal_threshold
+    return assessment.confidence < abstain_threshold(settings)
+
+
+def _refusal_reason(assessment: Assessment) -> str:
+    if assessment.unknown:
+        shown = ", ".join(w.title() if not w.isdigit() else _display(w) for w in assessment.unknown)
+        return f"The articles never mention {shown}; the closest passages are listed below."
+    return "The closest passages are listed below."
 
 
 def _long_date(iso: str) -> str:

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 from qa import registry
 from qa.answer import AnswerBuilder, Answerer, DraftSentence, Refusal
+from qa.confidence import Assessment
 from qa.errors import IndexMissingError, InvalidQuestionError, LLMError, UnknownSourceError
-from qa.extractive import idf_table
+from qa.extractive import ExtractiveAnswerer, idf_table
 from qa.followup import History, Resolved, resolve
 from qa.lexical import fold, terms
 from qa.schema import (
@@ -94,6 +95,7 @@ class Pipeline:
         self._folded: str | None = None
         self.stale_sources: list[str] = []  # indexed seeds left out because they changed since
         self._synced = False  # whether ensure_index has run: load() need not run it again
+        self._assessor = ExtractiveAnswerer()  # assesses answers whose answerer does not
 
     # --- loading
 
@@ -391,9 +393,13 @@ class Pipeline:
             elif isinstance(item, DraftSentence):
                 sentence, added, kept = builder.add(item)
                 yield SentenceEvent(sentence=sentence, citations=added, kept=kept)
+            elif isinstance(item, Assessment):
+                builder.assessment = item
             elif isinstance(item, Refusal):
                 builder.refuse(item.reason)
-                return
+                break
+        if builder.assessment is None:  # an answerer that does not assess (the LLM): the model does
+            builder.assessment = self._assessor.assess(resolved, passages, self)
 
     def _fallback(
         self,

@@ -71,7 +71,38 @@ class Settings(BaseSettings):
     # --- answering
     answerer: str = "extractive"
     # Calibrated on the development split of tests/data/dev_questions.jsonl: see README, "Abstention".
-    refusal_threshold: float = Field(default=0.30, ge=0, le=1)
+    abstention: Literal["learned", "score"] = Field(
+        default="learned",
+        description="'learned': refuse when the answerability model's probability is below abstain_below; "
+        "'score': the previous rule, refuse when the best sentence scores below refusal_threshold or the "
+        "question names something no article mentions (kept to compare against)",
+    )
+    refusal_threshold: float = Field(
+        default=0.30,
+        ge=0,
+        le=1,
+        description="The 'score' abstention's threshold on the best sentence's score",
+    )
+    answerability_model: Path | None = Field(
+        default=None,
+        description="The learned answerability model (JSON, made by `python -m qa.train`); "
+        "default: qa/models/answerability.json",
+    )
+    calibration: str = Field(
+        default="seeds",
+        description="Which corpus the answerability model's probabilities are calibrated for: 'seeds' "
+        "(news articles like this project's), 'squad2' (encyclopedia articles) or 'none' (the raw model)",
+    )
+    abstain_below: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Refuse when the probability that the answer is right is below this; "
+        "default: the threshold the model was trained with",
+    )
+    unsure_below: float = Field(
+        default=0.5, ge=0, le=1, description="Answers less likely than this to be right are marked 'not sure'"
+    )
     max_answer_sentences: int = Field(
         default=5, ge=1, le=10, description="Most source sentences quoted; a conflict summary comes on top"
     )
@@ -127,6 +158,14 @@ class Settings(BaseSettings):
         if self.chroma_host:
             return self.data_dir / f"server-{self.chroma_host}-{self.chroma_port}"
         return self.data_dir / "index"
+
+    @property
+    def resolved_answerability_model(self) -> Path:
+        if self.answerability_model is not None:
+            return self.answerability_model
+        from qa.confidence import DEFAULT_MODEL
+
+        return DEFAULT_MODEL
 
     @property
     def resolved_models_dir(self) -> Path:

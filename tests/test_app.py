@@ -349,7 +349,9 @@ def test_unsupported_sentences_dropped_ones_and_the_notice_are_visible() -> None
     assert "Ukrainian intelligence" in supported and ">[1]</a>." in supported
     assert "North Korea sent 50 tanks" in unsupported and ">unsupported</span>" in unsupported
     assert "overlap judge scored it 0.20" in unsupported
-    assert 'Sources <span class="qa-judge">judge overlap · grounding 0.58</span>' in sources
+    # Support is named as what it is; grounding is not shown as if it said the answer were right.
+    assert 'Sources <span class="qa-judge">quotes checked by the overlap judge</span>' in sources
+    assert "grounding" not in html
     assert 'title="The overlap judge&#x27;s score (0 to 1) that the quoted words state the sentence' in html
     assert "it does not say that the answer is right" in html and "quote support 0.91" in html
     dropped = sources.split('<details class="qa-dropped">')[1]
@@ -504,8 +506,26 @@ def test_chat_shows_text_as_written_and_each_sentence_once_verified(scripted, mo
     assert ">[1]</a>." in later and '<span class="qa-writing">U.S. intelligence' in later
     # The finished answer: both sentences, both sources, the judge.
     final = shown[-1][0]
-    assert final.count('class="qa-cite"') == 2 and final.count('class="qa-source"') == 2
-    assert "judge overlap · grounding" in final and 'class="qa-meta"' in final
+    sources = final.split('<div class="qa-sources">')[1]
+    assert final.count('class="qa-cite"') == 2 and sources.count('class="qa-source"') == 2
+    assert "quotes checked by the overlap judge" in final and 'class="qa-meta"' in final
+
+
+def test_confidence_is_shown_and_low_confidence_says_not_sure() -> None:
+    sure = Answer(
+        question=QUESTION,
+        text=f"{CITED} [1]",
+        citations=[CITATION],
+        confidence=0.91,
+        passages=[passage(1), passage(2)],
+    )
+    html = app.render_answer(sure, META)
+    assert "Confidence 91% that this answers the question" in html and "Not sure" not in html
+    unsure = sure.model_copy(update={"confidence": 0.31, "unsure": True})
+    html = app.render_answer(unsure, META)
+    block = html.split('<div class="qa-unsure">')[1]
+    assert block.startswith('<div class="qa-unsure-head">Not sure: the sources may not answer this.</div>')
+    assert "Confidence 31%" in block and "Closest passages" in block and 'class="qa-source"' in block
 
 
 def test_chat_updates_once_per_piece_of_text(scripted) -> None:

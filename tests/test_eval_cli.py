@@ -169,7 +169,7 @@ def test_the_llm_configuration_needs_an_llm(
     err = capsys.readouterr().err
     assert "Configuration 'llm' answers with an LLM, and QA_LLM='ollama' is not available here" in err
     assert main(["run", "--questions", str(SMALL), "--out", str(tmp_path), "--compare", "nope"]) == 2
-    assert "known: default, dense, bm25, baseline\n" in capsys.readouterr().err  # llm not listed
+    assert "known: default, dense, bm25, baseline, previous\n" in capsys.readouterr().err  # llm not listed
 
 
 @pytest.mark.slow
@@ -218,3 +218,37 @@ def test_the_llm_configuration_judged_by_the_llm(
     assert first["metrics"]["answer_correct"] is True  # "Ukrainian intelligence", by either answerer
     assert first["citations"][0]["source"] == "001_8ecca554f728260b.txt"
     assert rows["e3"]["metrics"]["refusal_correct"] is not None
+
+
+def test_the_report_shows_calibration_when_answers_state_a_confidence(tmp_path: Path) -> None:
+    from qa.eval import report, summary
+    from qa.eval.runner import RunResult
+
+    def row(qid: str, confidence: float | None, right: bool | None) -> dict:
+        measured = dict.fromkeys(("recall@1", "recall@3", "recall@5", "recall@10", "mrr", "refusal_correct"))
+        measured.update(answer_correct=right, false_refusal=False, fallback=False, latency_s=0.1)
+        measured.update(citation_recall=1.0, citation_precision=1.0, confidence=confidence, right=right)
+        common = {"config": "default", "type": "who", "answerable": True, "answer": f"answer to {qid}"}
+        return {**common, "id": qid, "split": "dev", "metrics": measured}
+
+    # Two answers at 0.9 (one right), two at 0.15 (neither right), a refusal (no confidence).
+    rows = [row("a", 0.9, True), row("b", 0.9, False), row("c", 0.15, False), row("d", 0.15, False)]
+    rows.append(row("e", None, None))
+    numbers = summary.summarise(rows, ["default"])
+    # ECE = 2/4 * |0.9 - 0.5| + 2/4 * |0.15 - 0| = 0.275
+    assert numbers["default"]["dev"]["ece"] == pytest.approx(0.275)
+    bins = [b for b in numbers["default"]["dev"]["reliability"] if b["n"]]
+    assert [(b["low"], b["n"], b["accuracy"]) for b in bins] == [(0.1, 2, 0.0), (0.9, 2, 0.5)]
+
+    config = {"name": "default", "kind": "pipeline", "description": "", "verifier": "overlap"}
+    config["settings"] = Settings(_env_file=None).model_dump(mode="json")  # type: ignore[call-arg]
+    result = RunResult(rows, [config], {"name": "overlap", "threshold": 0.75}, "model", 1.0, 1)
+    data = report.build_summary(
+        result, numbers, command="c", questions_path=SMALL, gate={"thresholds": {}}, failures=[]
+    )
+    written = report.write_report(tmp_path, result, data)
+    assert tmp_path / "reliability.png" in written
+    assert (tmp_path / "reliability.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = (tmp_path / "report.md").read_text()
+    assert "## Calibration" in text and "### `default`, split `dev`: ECE 0.275" in text
+    assert "| 0.9–1.0 | 2 | 0.900 | 0.500 |" in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -180,3 +181,50 @@ def test_follow_up_to_a_question_near_the_length_limit_is_answered(pipeline: Pip
     first = ("Who reported 12,000 troops? " + "Please cite the article. " * limit)[: limit - 10]
     follow = pipeline.ask("And how many did U.S. intelligence say?", history=[("user", first)])
     assert not follow.refused and "3,000" in follow.text  # the question was short; its context is not
+
+
+# --- issue 8: a confidence that means something, no rules keyed to the development set
+
+
+def test_the_example_answer_states_its_confidence(pipeline: Pipeline) -> None:
+    answer = pipeline.ask("Who reported 12,000 troops?")
+    assert answer.confidence is not None and 0.0 < answer.confidence < 1.0
+    assert answer.unsure == (answer.confidence < pipeline.settings.unsure_below)
+    assert answer.to_dict()["confidence"] == answer.confidence
+
+
+def test_a_question_the_sources_do_not_answer_is_not_answered_with_confidence(pipeline: Pipeline) -> None:
+    # It was: an unrelated sentence, grounding 1.00.
+    answer = pipeline.ask("How many people died in World War II?")
+    assert answer.refused or answer.unsure, answer.text
+    assert answer.confidence is not None and answer.confidence < pipeline.settings.unsure_below
+
+
+def test_a_day_of_the_month_is_not_a_conflicting_figure(pipeline: Pipeline) -> None:
+    # It was: "The sources give different figures: 3,000, 6, 3, 8, 11,000 and 12,000" (October 3, 8th October).
+    answer = pipeline.ask("How many North Korean soldiers were captured by Ukraine?")
+    summary = next((s.text for s in answer.sentences if s.text.startswith("The sources give")), "")
+    listed = re.split(r", | and ", summary.partition(": ")[2].rstrip("."))
+    assert "3" not in listed and "8" not in listed, summary
+
+
+def test_an_imperative_question_gets_an_answer(pipeline: Pipeline) -> None:
+    # It was: "The articles never mention Summarize."
+    answer = pipeline.ask("Summarize what the articles say about the treaty")
+    assert "never mention" not in answer.text
+    assert not answer.refused and "treaty" in answer.text.lower()
+
+
+def test_what_the_author_says_is_not_a_question_about_the_byline(pipeline: Pipeline) -> None:
+    # It was: "The article is by Hal Brands."
+    answer = pipeline.ask("What does the author say about Iran?")
+    assert "The article is by" not in answer.text
+
+
+def test_low_confidence_is_shown_by_the_cli(seeds_settings) -> None:  # type: ignore[no-untyped-def]
+    from qa.__main__ import format_answer
+    from qa.schema import Answer
+
+    answer = Answer(question="q", text="It was 3 [1].", confidence=0.2, unsure=True)
+    shown = format_answer(answer)
+    assert "Confidence 20%" in shown and "Not sure: the sources may not answer this" in shown

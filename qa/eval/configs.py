@@ -1,9 +1,11 @@
 """The configurations an evaluation compares, and the systems that answer for them.
 
-Built in (``--compare default,dense,bm25,baseline,llm``):
+Built in (``--compare default,dense,bm25,previous,baseline,llm``):
 
 - ``default``: the project's settings as they stand (environment and ``.env`` included);
 - ``dense`` / ``bm25``: the same with ``retrieval_mode`` dense-only or BM25-only;
+- ``previous``: the same with the abstention rule the project had before the learned model
+  (``abstention="score"``), to compare against;
 - ``baseline``: the LangChain tutorial pipeline of :mod:`qa.eval.baseline`;
 - ``llm``: the same as ``default`` with the LLM answerer (``Settings.llm``'s backend), usable only
   when that backend is installed (the ``llm`` extra); asking for it otherwise is a
@@ -77,6 +79,12 @@ BUILTIN: dict[str, Configuration] = {
             "baseline",
             "LangChain tutorial: 1,000/200 recursive chunks, Chroma dense top-4, top chunk as answer",
             kind="baseline",
+        ),
+        Configuration(
+            "previous",
+            "the project with the previous abstention rule: refuse when the best sentence scores below "
+            "0.30 or the question names something no article mentions",
+            {"abstention": "score"},
         ),
         Configuration(
             "llm",
