@@ -295,28 +295,38 @@ CONFIDENCE_TITLE = (
 )
 
 
-def render_confidence(answer: Answer, metadata: Mapping[str, DocumentMetadata]) -> str:
-    """How likely the answer is to be right; a 'not sure' block with the closest passages when low."""
+def render_confidence(answer: Answer) -> str:
+    """How likely the answer is to be right; marked 'Not sure' when low (see :func:`render_closest`)."""
     if answer.confidence is None:
         return ""
-    share = f"{100 * answer.confidence:.0f}%"
     line = (
-        f'<div class="qa-confidence" title="{html.escape(CONFIDENCE_TITLE, quote=True)}">'
-        f"Confidence {share} that this answers the question</div>"
+        f'<span class="qa-confidence" title="{html.escape(CONFIDENCE_TITLE, quote=True)}">'
+        f"Confidence {100 * answer.confidence:.0f}% that this answers the question</span>"
     )
     if not answer.unsure:
-        return line
+        return f"<div>{line}</div>"
+    return (
+        '<div class="qa-unsure"><div class="qa-unsure-head">Not sure: the sources may not answer this.</div>'
+        f"{line}</div>"
+    )
+
+
+def render_closest(answer: Answer, metadata: Mapping[str, DocumentMetadata]) -> str:
+    """For an answer marked 'Not sure': the closest passages it did not cite, after its sources."""
+    if not answer.unsure:
+        return ""
     cited = {(c.source, c.start) for c in answer.citations}
     closest = "".join(
         render_passage(p, metadata.get(p.source))
         for p in answer.passages[:3]
         if (p.source, p.start) not in cited
     )
+    if not closest:
+        return ""
     return (
-        '<div class="qa-unsure"><div class="qa-unsure-head">Not sure: the sources may not answer this.</div>'
-        f"<div>{line}</div>"
-        + (f"<details open><summary>Closest passages</summary>{closest}</details>" if closest else "")
-        + "</div>"
+        '<div class="qa-closest"><div class="qa-sources-head">Closest passages '
+        "(the answer may be in one of these, or in none)</div>"
+        f"{closest}</div>"
     )
 
 
@@ -407,8 +417,9 @@ def render_answer(
         else:  # an answer made without the builder: its text is all there is
             text = link_markers(answer.text, answer.citations)
         body += f'<div class="qa-answer">{text}</div>'
-        body += render_confidence(answer, metadata)
+        body += render_confidence(answer)
         body += render_sources(answer.citations, metadata, answer.judge, answer.grounding)
+        body += render_closest(answer, metadata)
     body += render_dropped(answer.dropped, answer.judge)
     notes = [f"answerer {answer.answerer}"]
     if answer.fallback_from:
@@ -728,7 +739,7 @@ CSS = """
 .qa-message { display: flex; flex-direction: column; gap: .5rem; }
 .qa-answer { font-size: 1.02rem; }
 .qa-cite { text-decoration: none; font-weight: 600; color: var(--color-accent) !important; }
-.qa-sources { border-top: 1px solid var(--border-color-primary); padding-top: .4rem; font-size: .9rem; }
+.qa-sources, .qa-closest { border-top: 1px solid var(--border-color-primary); padding-top: .4rem; font-size: .9rem; }
 .qa-sources-head { font-weight: 600; margin-bottom: .2rem; }
 .qa-source { margin: .35rem 0 .6rem; }
 .qa-n { font-weight: 600; }

@@ -506,7 +506,7 @@ def test_chat_shows_text_as_written_and_each_sentence_once_verified(scripted, mo
     assert ">[1]</a>." in later and '<span class="qa-writing">U.S. intelligence' in later
     # The finished answer: both sentences, both sources, the judge.
     final = shown[-1][0]
-    sources = final.split('<div class="qa-sources">')[1]
+    sources = final.split('<div class="qa-sources">')[1].split('<div class="qa-closest">')[0]
     assert final.count('class="qa-cite"') == 2 and sources.count('class="qa-source"') == 2
     assert "quotes checked by the overlap judge" in final and 'class="qa-meta"' in final
 
@@ -521,11 +521,16 @@ def test_confidence_is_shown_and_low_confidence_says_not_sure() -> None:
     )
     html = app.render_answer(sure, META)
     assert "Confidence 91% that this answers the question" in html and "Not sure" not in html
+    assert "Closest passages" not in html
     unsure = sure.model_copy(update={"confidence": 0.31, "unsure": True})
     html = app.render_answer(unsure, META)
-    block = html.split('<div class="qa-unsure">')[1]
-    assert block.startswith('<div class="qa-unsure-head">Not sure: the sources may not answer this.</div>')
-    assert "Confidence 31%" in block and "Closest passages" in block and 'class="qa-source"' in block
+    answer, rest = html.split('<div class="qa-unsure">')
+    assert '<div class="qa-answer">' in answer  # the answer first, then the warning
+    assert rest.startswith('<div class="qa-unsure-head">Not sure: the sources may not answer this.</div>')
+    assert "Confidence 31%" in rest.split("</div></div>")[0]
+    sources, closest = rest.split('<div class="qa-closest">')
+    assert sources.count('class="qa-source"') == 1  # the cited one; the closest come after it
+    assert "Closest passages" in closest and closest.count('class="qa-source"') == 2
 
 
 def test_chat_updates_once_per_piece_of_text(scripted) -> None:
