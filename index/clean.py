@@ -338,21 +338,20 @@ def line_rule(line: str) -> str | None:
         return None
     if re.search(r"you can read the original article at", line, re.IGNORECASE):
         return "footer"
-    if _COPYRIGHT.search(line):
-        return "copyright"
-    if _FOLLOW.search(line):
-        return "follow"
-    if _RELATED.search(line):
-        return "related"
-    if _PHOTO.search(line) or _AGENCY_CREDIT.search(line):
-        return "photo-credit"
-    if _CONSENT.search(line):
-        return "consent"
-    if _SUBSCRIPTION.search(line):
-        return "subscription"
-    if _NOTICE.search(line):
-        return "notice"
-    return None
+    return next((rule for pattern, rule in _SHORT_LINE_RULES if pattern.search(line)), None)
+
+
+# Phrases only a publisher writes, looked for in lines of at most MAX_NOTICE_CHARS, in this order.
+_SHORT_LINE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (_COPYRIGHT, "copyright"),
+    (_FOLLOW, "follow"),
+    (_RELATED, "related"),
+    (_PHOTO, "photo-credit"),
+    (_AGENCY_CREDIT, "photo-credit"),
+    (_CONSENT, "consent"),
+    (_SUBSCRIPTION, "subscription"),
+    (_NOTICE, "notice"),
+)
 
 
 def boilerplate(text: str, title: str | None = None) -> list[Removed]:
