@@ -27,7 +27,7 @@ from index.manifest import (
     read_manifest,
     write_manifest,
 )
-from index.store import chroma_client, chunking_record, vector_store
+from index.store import chroma_client, chunking_record, delete_chunks, vector_store
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ def build_index(
         total = sum(len(chunks) for _, chunks in planned)
         for document, chunks in planned:
             if old := manifest.documents.get(document.source):
-                store.delete(ids=old.chunk_ids)
+                delete_chunks(store, old.chunk_ids)
             for first in range(0, len(chunks), BATCH):
                 batch = chunks[first : first + BATCH]
                 store.add_texts(
@@ -141,7 +141,7 @@ def build_index(
             )
             write_manifest(settings.resolved_index_dir, manifest)
         for source in gone:
-            store.delete(ids=manifest.documents.pop(source).chunk_ids)
+            delete_chunks(store, manifest.documents.pop(source).chunk_ids)
             report.removed.append(source)
         write_manifest(settings.resolved_index_dir, manifest)
     report.total_chunks = sum(len(r.chunk_ids) for r in manifest.documents.values())

@@ -92,17 +92,34 @@ def open_index(settings: Settings, embedding: EmbeddingRecord) -> Manifest:
     return manifest
 
 
+# Rows read or deleted per Chroma call: its SQLite statements take at most 32,766 variables, so one
+# get() of every row fails ("too many SQL variables") past about 32,000 chunks.
+PAGE = 5_000
+
+
 def read_all_chunks(store: Chroma) -> list[StoredChunk]:
-    """Every chunk in the collection, in document and reading order."""
+    """Every chunk in the collection, in document and reading order, read ``PAGE`` rows at a time."""
+    ids: list[str] = []
+    texts: list[str] = []
+    metas: list[dict[str, Any]] = []
     try:
-        rows = store.get(include=["documents", "metadatas"])
+        while True:
+            rows = store.get(include=["documents", "metadatas"], limit=PAGE, offset=len(ids))
+            ids += rows["ids"]
+            texts += rows["documents"]
+            metas += [dict(m or {}) for m in rows["metadatas"]]
+            if len(rows["ids"]) < PAGE:
+                break
     except Exception as error:
         raise IndexCorruptError(
             f"Cannot read the chunks back from Chroma ({error}); run `python -m index build --rebuild`"
         ) from error
-    chunks = [
-        StoredChunk(id, text, dict(meta or {}))
-        for id, text, meta in zip(rows["ids"], rows["documents"], rows["metadatas"], strict=True)
-    ]
+    chunks = [StoredChunk(i, text, meta) for i, text, meta in zip(ids, texts, metas, strict=True)]
     chunks.sort(key=lambda c: (str(c.metadata.get("source")), int(c.metadata.get("start", 0))))
     return chunks
+
+
+def delete_chunks(store: Chroma, ids: list[str]) -> None:
+    """Delete chunks by id, ``PAGE`` at a time (a 50 MB seed has more chunks than one call takes)."""
+    for first in range(0, len(ids), PAGE):
+        store.delete(ids=ids[first : first + PAGE])

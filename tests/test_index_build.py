@@ -171,3 +171,28 @@ def test_a_sidecar_field_is_cited_to_real_text(make_settings, embeddings) -> Non
         citation.quote == "The convoy carried 40 trucks to the border."
     )  # no title line: the opening sentence
     assert (settings.seeds_dir / "note.txt").read_text()[citation.start : citation.end] == citation.quote
+
+
+def test_more_chunks_than_one_sqlite_statement_takes(make_settings) -> None:  # type: ignore[no-untyped-def]
+    """Chroma's get() of every row failed past 32,766 rows ("too many SQL variables"), reported as a
+    corrupt index; chunks are now read and deleted a page at a time. (A 4-number fake embedding:
+    this checks the store, not the model.)"""
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    from index.store import PAGE, delete_chunks, read_all_chunks, vector_store
+
+    settings = make_settings()
+    store = vector_store(settings, DeterministicFakeEmbedding(size=4))
+    n = 33_000
+    ids = [f"c{i}" for i in range(n)]
+    for first in range(0, n, 5_000):
+        store.add_texts(
+            texts=[f"chunk {i}" for i in range(first, min(n, first + 5_000))],
+            metadatas=[{"source": "big.txt", "start": i} for i in range(first, min(n, first + 5_000))],
+            ids=ids[first : first + 5_000],
+        )
+    chunks = read_all_chunks(store)
+    assert len(chunks) == n > 32_766 and n % PAGE != 0
+    assert [c.id for c in chunks[:3]] == ["c0", "c1", "c2"] and chunks[-1].metadata["start"] == n - 1
+    delete_chunks(store, ids[: n - 10])
+    assert [c.id for c in read_all_chunks(store)] == ids[n - 10 :]
