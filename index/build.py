@@ -12,8 +12,11 @@ loses nothing and the next one resumes.
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from index.chunk import chunk_document
@@ -27,7 +30,7 @@ from index.manifest import (
     read_manifest,
     write_manifest,
 )
-from index.store import chroma_client, chunking_record, delete_chunks, vector_store
+from index.store import chroma_client, chunking_record, delete_chunks, release_folder, vector_store
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 
 if TYPE_CHECKING:
@@ -90,6 +93,7 @@ def build_index(
     """Bring the index in line with the seeds folder and return what changed."""
     loaded = load_seeds(settings.seeds_dir)
     embedding = embedding_record(settings)
+    set_aside = _set_aside(settings) if rebuild else None
     existing = _existing_manifest(settings, embedding, rebuild)
     report = BuildReport(errors=[str(e) for e in loaded.errors], skipped=loaded.skipped)
 
@@ -145,7 +149,30 @@ def build_index(
             report.removed.append(source)
         write_manifest(settings.resolved_index_dir, manifest)
     report.total_chunks = sum(len(r.chunk_ids) for r in manifest.documents.values())
+    if set_aside is not None:
+        shutil.rmtree(set_aside, ignore_errors=True)
     return report
+
+
+def _set_aside(settings: Settings) -> Path | None:
+    """A rebuild of a local index starts from an empty folder: the old one is moved aside (and
+    removed once the new one is built), so that a damaged ``chroma.sqlite3`` cannot make the rebuild
+    fail like everything else, and no vector folder of an old collection stays behind."""
+    if settings.chroma_host:
+        return None  # a server's collection is dropped through its API
+    index_dir = settings.resolved_index_dir
+    old = index_dir.with_name(index_dir.name + ".old")
+    try:
+        shutil.rmtree(old, ignore_errors=True)
+        if index_dir.exists():
+            release_folder(settings)
+            os.replace(index_dir, old)
+    except OSError as error:
+        raise IndexCorruptError(
+            f"Cannot move the old index {index_dir} aside to rebuild it ({error}); "
+            "check that its folder is writable"
+        ) from error
+    return old
 
 
 def _chunk_metadata(document: SeedDocument, index: int, start: int, end: int) -> dict[str, str | int]:

@@ -7,6 +7,7 @@ Persistent by default (a folder, ``Settings.resolved_index_dir``); a ``chroma ru
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -55,6 +56,23 @@ def chroma_client(settings: Settings) -> chromadb.ClientAPI:
             f"Cannot open the Chroma index in {settings.resolved_index_dir} ({type(error).__name__}: {error}); "
             "run `python -m index build --rebuild`"
         ) from error
+
+
+def release_folder(settings: Settings) -> None:
+    """Stop this process's Chroma system for the local index folder, so the folder can be moved.
+
+    Chroma keeps one system per folder path for the whole process; a client made later for the
+    same path would otherwise reuse it, with its files already moved away. Clients made before keep
+    pointing at the old folder and stop working, as they would once it is gone.
+    """
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    identifier = str(settings.resolved_index_dir / "chroma")  # the persist_directory Chroma keys by
+    system = SharedSystemClient._identifier_to_system.pop(identifier, None)
+    SharedSystemClient._identifier_to_refcount.pop(identifier, None)
+    if system is not None:
+        with contextlib.suppress(Exception):  # a damaged index may not stop cleanly; it is set aside anyway
+            system.stop()
 
 
 def vector_store(

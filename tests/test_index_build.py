@@ -196,3 +196,23 @@ def test_more_chunks_than_one_sqlite_statement_takes(make_settings) -> None:  # 
     assert [c.id for c in chunks[:3]] == ["c0", "c1", "c2"] and chunks[-1].metadata["start"] == n - 1
     delete_chunks(store, ids[: n - 10])
     assert [c.id for c in read_all_chunks(store)] == ids[n - 10 :]
+
+
+def test_rebuild_starts_from_an_empty_folder(make_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
+    """A damaged chroma.sqlite3 made `--rebuild` fail the same way as every other command, and each
+    rebuild left the old collection's vector folder on disk (issue 9)."""
+    settings = make_settings()
+    (settings.seeds_dir / "alpha.txt").write_text(ALPHA, encoding="utf-8")
+    build_index(settings, embeddings=embeddings)
+    build_index(settings, embeddings=embeddings, rebuild=True)
+    chroma = settings.resolved_index_dir / "chroma"
+    assert len([p for p in chroma.iterdir() if p.is_dir()]) == 1  # one collection, one vector folder
+
+    database = chroma / "chroma.sqlite3"
+    data = bytearray(database.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 4096] = bytes(range(256)) * 16  # bytes inside, not the header
+    database.write_bytes(bytes(data))
+    assert build_index(settings, embeddings=embeddings, rebuild=True).added == ["alpha.txt"]
+    answer = Pipeline(settings, embeddings=embeddings).ask("How many trucks did the alpha convoy carry?")
+    assert "40 trucks" in answer.text
+    assert not settings.resolved_index_dir.with_name("index.old").exists()
