@@ -31,6 +31,13 @@ def chunking_record(settings: Settings) -> ChunkingRecord:
     return ChunkingRecord(splitter=CHUNKER_VERSION, size=settings.chunk_size, overlap=settings.chunk_overlap)
 
 
+def is_chroma_failure(error: BaseException) -> bool:
+    """Whether ``error`` is Chroma failing: any ``Exception``, or the ``PanicException`` its Rust
+    core raises on some damaged files, which derives from ``BaseException`` (so that a bare
+    ``except Exception`` lets it through as a traceback). Ctrl-C and exits are not failures."""
+    return isinstance(error, Exception) or type(error).__name__ == "PanicException"
+
+
 def chroma_client(settings: Settings) -> chromadb.ClientAPI:
     """A Chroma client for the folder or the server named by ``settings``, telemetry off."""
     os.environ["ANONYMIZED_TELEMETRY"] = "False"
@@ -51,7 +58,9 @@ def chroma_client(settings: Settings) -> chromadb.ClientAPI:
             f"Cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} ({error}); "
             "start it with `chroma run --path data/chroma-server` or unset QA_CHROMA_HOST"
         ) from error
-    except Exception as error:  # a damaged sqlite file or folder surfaces as many kinds of error
+    except BaseException as error:  # a damaged sqlite file or folder surfaces as many kinds of error
+        if not is_chroma_failure(error):
+            raise
         raise IndexCorruptError(
             f"Cannot open the Chroma index in {settings.resolved_index_dir} ({type(error).__name__}: {error}); "
             "run `python -m index build --rebuild`"
@@ -128,9 +137,12 @@ def read_all_chunks(store: Chroma) -> list[StoredChunk]:
             metas += [dict(m or {}) for m in rows["metadatas"]]
             if len(rows["ids"]) < PAGE:
                 break
-    except Exception as error:
+    except BaseException as error:
+        if not is_chroma_failure(error):
+            raise
         raise IndexCorruptError(
-            f"Cannot read the chunks back from Chroma ({error}); run `python -m index build --rebuild`"
+            f"Cannot read the chunks back from Chroma ({type(error).__name__}: {error}); "
+            "run `python -m index build --rebuild`"
         ) from error
     chunks = [StoredChunk(i, text, meta) for i, text, meta in zip(ids, texts, metas, strict=True)]
     chunks.sort(key=lambda c: (str(c.metadata.get("source")), int(c.metadata.get("start", 0))))

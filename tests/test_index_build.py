@@ -216,3 +216,23 @@ def test_rebuild_starts_from_an_empty_folder(make_settings, embeddings) -> None:
     answer = Pipeline(settings, embeddings=embeddings).ask("How many trucks did the alpha convoy carry?")
     assert "40 trucks" in answer.text
     assert not settings.resolved_index_dir.with_name("index.old").exists()
+
+
+def test_a_rust_panic_reading_the_index_is_a_corrupt_index_not_a_traceback() -> None:
+    """Chroma's Rust core raises pyo3's PanicException, a BaseException, on some damaged files."""
+    from index.store import read_all_chunks
+
+    class PanicException(BaseException):  # named as pyo3 names it
+        pass
+
+    class Store:
+        def __init__(self, error: BaseException) -> None:
+            self.error = error
+
+        def get(self, **_: object) -> dict:  # type: ignore[type-arg]
+            raise self.error
+
+    with pytest.raises(IndexCorruptError, match=r"PanicException: range end index.*--rebuild"):
+        read_all_chunks(Store(PanicException("range end index 8 out of range")))  # type: ignore[arg-type]
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C stays Ctrl-C
+        read_all_chunks(Store(KeyboardInterrupt()))  # type: ignore[arg-type]
