@@ -28,13 +28,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, round(p / 100 * len(ordered) + 0.5) - 1)]
-
-
 def main() -> int:
     from qa.confidence import assess
+    from qa.eval.metrics import percentile
     from qa.eval.questions import load_questions
     from qa.followup import resolve
     from qa.pipeline import Pipeline
@@ -64,7 +60,7 @@ def main() -> int:
     for name, values in (("ask", asked), ("assess", assessed)):
         print(
             f"{name:<7} p50 {1000 * statistics.median(values):7.2f} ms   "
-            f"p95 {1000 * percentile(values, 95):7.2f} ms   (n={len(values)})"
+            f"p95 {1000 * (percentile(values, 95) or 0.0):7.2f} ms   (n={len(values)})"
         )
     print(f"assess / ask (medians): {statistics.median(assessed) / statistics.median(asked):.3f}")
     return 0

@@ -317,14 +317,15 @@ def ece(probabilities: Sequence[float], outcomes: Sequence[bool], bins: int = 10
     >>> round(ece([0.9, 0.9, 0.1, 0.1], [True, False, False, False]), 3)
     0.25
     """
-    n = len(probabilities)
+    return ece_of(reliability(probabilities, outcomes, bins))
+
+
+def ece_of(bins: Sequence[Bin]) -> float | None:
+    """The ECE of a reliability diagram already binned; ``None`` when no bin holds a prediction."""
+    n = sum(b.n for b in bins)
     if n == 0:
         return None
-    return sum(
-        b.n / n * abs((b.confidence or 0.0) - (b.accuracy or 0.0))
-        for b in reliability(probabilities, outcomes, bins)
-        if b.n
-    )
+    return sum(b.n / n * abs((b.confidence or 0.0) - (b.accuracy or 0.0)) for b in bins if b.n)
 
 
 @dataclass(frozen=True)

@@ -87,12 +87,13 @@ def score(
     for k in metrics.K_VALUES:
         row_metrics[f"recall@{k}"] = metrics.recall_at(hits, n_gold, k) if question.has_gold else None
     row_metrics["mrr"] = metrics.reciprocal_rank(hits) if question.has_gold else None
-    row_metrics.update(
-        answer_correct=metrics.answer_correct(
-            answer.text, answer.refused, question.expected, question.expected_all
-        )
+    correct = (
+        metrics.answer_correct(answer.text, answer.refused, question.expected, question.expected_all)
         if question.answerable
-        else None,
+        else None
+    )
+    row_metrics.update(
+        answer_correct=correct,
         refusal_correct=answer.refused if not question.answerable else None,
         false_refusal=answer.refused if question.answerable else None,
         citation_recall=ground.citation_recall,
@@ -104,14 +105,7 @@ def score(
         # What the answer says of itself, and whether it was right (a given answer to an
         # unanswerable question never is): the calibration figures compare the two.
         confidence=answer.confidence if not answer.refused else None,
-        right=(
-            None
-            if answer.refused
-            else bool(
-                question.answerable
-                and metrics.answer_correct(answer.text, False, question.expected, question.expected_all)
-            )
-        ),
+        right=None if answer.refused else bool(correct),
         unsure=answer.unsure,
         latency_s=round(latency, 4),
         answer_chars=len(answer.text) if not answer.refused else None,

@@ -120,7 +120,7 @@ def calibrate(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     probabilities, outcomes = [p for p, _ in pairs], [o for _, o in pairs]
     bins = metrics.reliability(probabilities, outcomes)
     return {
-        "ece": metrics.ece(probabilities, outcomes),
+        "ece": metrics.ece_of(bins),
         "bins": [
             {
                 "low": b.low,
