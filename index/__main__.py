@@ -10,7 +10,7 @@ from qa.errors import QAError
 from qa.settings import Settings
 
 
-def _build(settings: Settings, rebuild: bool) -> int:
+def _build(settings: Settings, rebuild: bool, wait: bool) -> int:
     from tqdm import tqdm
 
     from index.build import build_index
@@ -20,43 +20,55 @@ def _build(settings: Settings, rebuild: bool) -> int:
     def progress(done: int, total: int, source: str) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, unit="chunk", desc="Embedding")
+            bar = tqdm(total=total, unit="text", desc="Embedding chunks and sentences")
         bar.set_postfix_str(source)
         bar.update(done - bar.n)
 
-    report = build_index(settings, rebuild=rebuild, progress=progress)
+    def waiting(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    report = build_index(settings, rebuild=rebuild, progress=progress, wait=wait, on_wait=waiting)
     if bar is not None:
         bar.close()
+    if report.healed:
+        print(f"warning: {report.healed}", file=sys.stderr)
     for error in report.errors:
         print(f"error: {error}", file=sys.stderr)
     for skipped in report.skipped:
         print(f"skipped: {skipped} (not .txt or .md)", file=sys.stderr)
     print(report.summary())
-    print(
-        f"index: {settings.chroma_host + ':' + str(settings.chroma_port) if settings.chroma_host else settings.resolved_index_dir}"
-    )
+    where = f"{settings.chroma_host}:{settings.chroma_port}, catalog in " if settings.chroma_host else ""
+    print(f"index: {where}{settings.resolved_index_dir}, generation {report.generation}")
     return 1 if report.errors else 0
 
 
 def _status(settings: Settings) -> int:
+    from index.build import check_generation
+    from index.catalog import Catalog
+    from index.generations import Layout
     from index.manifest import read_manifest
 
-    manifest = read_manifest(settings.resolved_index_dir)
+    generation = Layout(settings).current()
+    if reason := check_generation(settings, generation):
+        print(f"error: the index is damaged ({reason}); `python -m index build` rebuilds it", file=sys.stderr)
+        return 1
+    catalog = Catalog(generation.catalog_path)
+    manifest = read_manifest(catalog)
     print(
-        f"index: {settings.resolved_index_dir} (format {manifest.format_version}, updated {manifest.updated_at})"
+        f"index: {settings.resolved_index_dir}, generation {generation.name} (format {manifest.format_version}, built {manifest.built_at})"
     )
     print(f"embedding model: {manifest.embedding.id} ({manifest.embedding.dimension} dimensions)")
     chunking = manifest.chunking
     print(f"chunks: {chunking.size} chars, {chunking.overlap} overlap ({chunking.splitter})")
-    total = 0
-    for source, record in sorted(manifest.documents.items()):
-        total += len(record.chunk_ids)
-        print(
-            f"\n{source}: {len(record.chunk_ids)} chunks, {record.chars} chars, sha256 {record.sha256[:12]}"
-        )
-        for name, value in record.metadata.fields().items():
+    documents = total = 0
+    for source, sha256, chars, chunks, metadata in catalog.records():
+        documents += 1
+        total += chunks
+        print(f"\n{source}: {chunks} chunks, {chars} chars, sha256 {sha256[:12]}")
+        for name, value in metadata.fields().items():
             print(f"  {name:<9} {value}")
-    print(f"\n{len(manifest.documents)} documents, {total} chunks")
+    print(f"\n{documents} documents, {total} chunks")
+    catalog.close()
     return 0
 
 
@@ -64,7 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m index", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="add, replace and remove what changed in the seeds folder")
-    build.add_argument("--rebuild", action="store_true", help="drop the index and build it anew")
+    build.add_argument("--rebuild", action="store_true", help="build the index anew from the seeds")
+    build.add_argument(
+        "--no-wait", action="store_true", help="exit at once (status 1) when another build is running"
+    )
     commands.add_parser("status", help="list documents, chunks and their metadata")
     for command in commands.choices.values():
         command.add_argument("--seeds", help="seeds folder (default: seeds/)")
@@ -75,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings(**overrides)
         if args.command == "build":
-            return _build(settings, args.rebuild)
+            return _build(settings, args.rebuild, not args.no_wait)
         return _status(settings)
     except QAError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -1,9 +1,13 @@
-"""Build or update the index: load, clean, chunk, embed and store the seeds.
+"""Build or update the index: load, clean, chunk, embed and store the seeds, as a new generation.
 
-Incremental: documents whose content hash is in the manifest are skipped, changed ones are
-replaced, deleted ones removed. A seed that cannot be read is reported and keeps whatever the
-index already held for it. The manifest is written after every document, so an interrupted build
-loses nothing and the next one resumes.
+Every build writes a new generation (``index.generations``) starting from a copy of the served
+one: documents whose content hash is unchanged are kept as they are, changed ones replaced,
+deleted ones removed; then the generation is published with one atomic switch. Readers answer
+from the served generation throughout, and a build that dies leaves it untouched (its unfinished
+folder is removed by the next build). One build runs at a time; a second one waits for it.
+
+A served generation found damaged (its catalog or its Chroma files) is moved aside with a
+warning and the index is rebuilt from the seeds, which are the source of truth.
 
     python -m index build            # add, replace and remove what changed
     python -m index build --rebuild  # start over (after changing the model or the chunk settings)
@@ -12,33 +16,41 @@ loses nothing and the next one resumes.
 from __future__ import annotations
 
 import contextlib
-import os
+import logging
 import shutil
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from index.catalog import Catalog, text_key
 from index.chunk import chunk_document
-from index.embed import load_embeddings, model_info
+from index.embed import embedder, embedder_info
+from index.generations import Generation, Layout, remove
 from index.load import SeedDocument, load_seeds
-from index.manifest import (
-    REBUILD_HINT,
-    DocumentRecord,
-    EmbeddingRecord,
-    Manifest,
-    read_manifest,
-    write_manifest,
+from index.manifest import REBUILD_HINT, EmbeddingRecord, Manifest, read_manifest, write_manifest
+from index.store import (
+    chroma_client,
+    chroma_error,
+    chunking_record,
+    copy_vectors,
+    delete_chunks,
+    is_chroma_failure,
+    is_disk_full,
+    release,
+    vector_store,
 )
-from index.store import chroma_client, chunking_record, delete_chunks, release_folder, vector_store
-from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError, QAError
+from qa.lexical import terms
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
     from qa.settings import Settings
 
-Progress = Callable[[int, int, str], None]  # (chunks embedded so far, chunks to embed, document)
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int, str], None]  # (texts embedded so far, texts to embed, document)
 BATCH = 32
 
 
@@ -51,7 +63,14 @@ class BuildReport:
     errors: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     chunks_embedded: int = 0
+    sentences_embedded: int = 0
     total_chunks: int = 0
+    generation: str = ""
+    healed: str = ""  # why the served generation was set aside and rebuilt, when it was
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
 
     def summary(self) -> str:
         """One line, e.g. ``2 added, 1 updated, 0 removed, 2 unchanged; 31 chunks embedded, 70 in all``."""
@@ -65,22 +84,31 @@ class BuildReport:
 
 
 def embedding_record(settings: Settings) -> EmbeddingRecord:
-    info = model_info(settings.resolved_embedding_model)
+    info = embedder_info(settings)
     return EmbeddingRecord(id=info.id, dimension=info.dimension)
 
 
-def _existing_manifest(settings: Settings, embedding: EmbeddingRecord, rebuild: bool) -> Manifest | None:
+def check_generation(settings: Settings, generation: Generation) -> str | None:
+    """Why a published generation cannot be served (a damaged catalog or Chroma index), or ``None``."""
+    catalog = Catalog(generation.catalog_path)
     try:
-        manifest = read_manifest(settings.resolved_index_dir)
-    except IndexMissingError:
-        return None
-    except IndexCorruptError:
-        if rebuild:
-            return None
-        raise
-    if (reason := manifest.mismatch(embedding, chunking_record(settings))) and not rebuild:
-        raise IndexMismatchError(f"Cannot update the index: {reason}; {REBUILD_HINT}")
-    return None if rebuild else manifest
+        if reason := catalog.check():
+            return f"catalog {generation.catalog_path}: {reason}"
+        expected = catalog.chunk_count()
+    finally:
+        catalog.close()
+    try:
+        client = chroma_client(settings, generation)
+        count = client.get_collection(generation.collection).count()
+    except QAError as error:
+        return str(error)
+    except BaseException as error:
+        if not is_chroma_failure(error):
+            raise
+        return f"Chroma collection {generation.collection}: {type(error).__name__}: {error}"
+    if count != expected:
+        return f"Chroma holds {count} chunks, the catalog {expected}"
+    return None
 
 
 def build_index(
@@ -89,44 +117,150 @@ def build_index(
     rebuild: bool = False,
     embeddings: Embeddings | None = None,
     progress: Progress | None = None,
+    wait: bool = True,
+    on_wait: Callable[[str], None] | None = None,
+    rebuild_mismatch: bool = False,
 ) -> BuildReport:
-    """Bring the index in line with the seeds folder and return what changed."""
+    """Bring the index in line with the seeds folder, publish it, and return what changed.
+
+    ``wait=False`` raises ``IndexBusyError`` when another build is running instead of waiting. An
+    index built with another embedding model or other chunk settings is refused
+    (``IndexMismatchError``), or rebuilt from the seeds with ``rebuild_mismatch``."""
     loaded = load_seeds(settings.seeds_dir)
     embedding = embedding_record(settings)
-    set_aside = _set_aside(settings) if rebuild else None
-    existing = _existing_manifest(settings, embedding, rebuild)
+    layout = Layout(settings)
     report = BuildReport(errors=[str(e) for e in loaded.errors], skipped=loaded.skipped)
+    with layout.build_lock(wait=wait, on_wait=on_wait):
+        base = _base(settings, layout, embedding, rebuild, report, rebuild_mismatch)
+        hashes = base[1].hashes() if base else {}
+        todo: list[SeedDocument] = []
+        for document in loaded.documents:
+            if hashes.get(document.source) == document.sha256:
+                report.unchanged.append(document.source)
+            else:
+                todo.append(document)
+                (report.updated if document.source in hashes else report.added).append(document.source)
+        present = {d.source for d in loaded.documents} | set(loaded.unreadable)
+        report.removed = sorted(s for s in hashes if s not in present)
+        if base is not None and not report.changed:
+            report.total_chunks = base[1].chunk_count()
+            report.generation = base[0].name
+            base[1].close()
+            _remove_leftovers(settings, layout, keep={base[0].name})
+            return report
+        if base is not None:
+            base[1].close()
+        generation = layout.new_generation()
+        try:
+            _write(
+                settings, generation, base[0] if base else None, todo, report, embedding, embeddings, progress
+            )
+            layout.publish(generation)
+        except BaseException as error:
+            _discard(settings, generation)
+            if isinstance(error, QAError) or not is_chroma_failure(error):
+                raise
+            raise _write_error(error, layout) from error
+        report.generation = generation.name
+        _remove_leftovers(settings, layout, keep={generation.name} | ({base[0].name} if base else set()))
+    return report
 
-    client = chroma_client(settings)
-    if existing is None:
-        with contextlib.suppress(Exception):  # nothing to delete is the usual case
-            client.delete_collection(settings.collection)
-    manifest = existing or Manifest(
-        embedding=embedding, chunking=chunking_record(settings), collection=settings.collection
-    )
-    todo: list[SeedDocument] = []
-    for document in loaded.documents:
-        record = manifest.documents.get(document.source)
-        if record is not None and record.sha256 == document.sha256:
-            report.unchanged.append(document.source)
-        else:
-            todo.append(document)
-            (report.updated if record is not None else report.added).append(document.source)
-    present = {d.source for d in loaded.documents} | set(loaded.unreadable)
-    gone = [s for s in manifest.documents if s not in present]
 
-    if todo or gone or existing is None:
-        store = vector_store(
-            settings, embeddings or load_embeddings(settings.resolved_embedding_model), client
-        )
-        planned = [
-            (document, chunk_document(document, settings.chunk_size, settings.chunk_overlap))
-            for document in todo
-        ]
-        total = sum(len(chunks) for _, chunks in planned)
-        for document, chunks in planned:
-            if old := manifest.documents.get(document.source):
-                delete_chunks(store, old.chunk_ids)
+def _base(
+    settings: Settings,
+    layout: Layout,
+    embedding: EmbeddingRecord,
+    rebuild: bool,
+    report: BuildReport,
+    rebuild_mismatch: bool,
+) -> tuple[Generation, Catalog] | None:
+    """The served generation to start from, or ``None`` to start from nothing; a damaged one is
+    set aside (and the build starts from nothing), one built with other settings refused."""
+    for legacy in layout.legacy_files():  # the format before generations: rebuilt from the seeds
+        shutil.rmtree(legacy, ignore_errors=True) if legacy.is_dir() else legacy.unlink(missing_ok=True)
+    try:
+        generation = layout.current()
+    except IndexMissingError:
+        return None
+    if rebuild:
+        return None
+    if reason := check_generation(settings, generation):
+        _set_aside(settings, layout, generation, reason, report)
+        return None
+    catalog = Catalog(generation.catalog_path)
+    try:
+        manifest = read_manifest(catalog)
+    except IndexCorruptError as error:
+        catalog.close()
+        _set_aside(settings, layout, generation, str(error), report)
+        return None
+    if reason := manifest.mismatch(embedding, chunking_record(settings)):
+        catalog.close()
+        if not rebuild_mismatch:
+            raise IndexMismatchError(f"Cannot update the index: {reason}; {REBUILD_HINT}")
+        log.warning("Rebuilding the index from the seeds: %s", reason)
+        return None
+    return generation, catalog
+
+
+def _set_aside(
+    settings: Settings, layout: Layout, generation: Generation, reason: str, report: BuildReport
+) -> None:
+    release(generation.chroma_path)
+    try:
+        where = layout.set_aside(generation, reason)
+    except OSError as error:
+        raise IndexCorruptError(
+            f"The index generation {generation.folder} is damaged ({reason}) and cannot be moved aside "
+            f"({error.strerror or error}); check that its folder is writable"
+        ) from error
+    report.healed = f"The index was damaged ({reason}); it was moved to {where} and rebuilt from the seeds"
+    log.warning("%s", report.healed)
+
+
+def _write(
+    settings: Settings,
+    generation: Generation,
+    base: Generation | None,
+    todo: list[SeedDocument],
+    report: BuildReport,
+    embedding: EmbeddingRecord,
+    embeddings: Embeddings | None,
+    progress: Progress | None,
+) -> None:
+    """Fill ``generation``: a copy of ``base`` with ``todo`` replaced and ``report.removed`` gone."""
+    from qa.extractive import compared_texts
+
+    if base is not None:
+        source = sqlite3.connect(f"file:{base.catalog_path}?mode=ro&immutable=1", uri=True)
+        target = sqlite3.connect(generation.catalog_path)
+        try:
+            source.backup(target)
+        finally:
+            source.close()
+            target.close()
+        if not settings.chroma_host:
+            shutil.copytree(base.chroma_path, generation.chroma_path)
+    catalog = Catalog(generation.catalog_path, writable=True)
+    try:
+        model = embeddings or embedder(settings)
+        client = chroma_client(settings, generation)
+        if settings.chroma_host:
+            _drop_collection(client, generation.collection)
+        store = vector_store(settings, model, generation, client)
+        if base is not None and settings.chroma_host:
+            copy_vectors(vector_store(settings, model, base, client), store)
+        planned = []
+        for document in todo:
+            chunks = chunk_document(document, settings.chunk_size, settings.chunk_overlap)
+            compared = compared_texts(document.text, document.source, document.metadata)
+            planned.append((document, chunks, compared))
+        total = sum(len(chunks) + len(compared) for _, chunks, compared in planned)
+        done = 0
+        for source in report.removed + [d.source for d in todo]:
+            delete_chunks(store, catalog.chunk_ids(source))
+            catalog.delete_document(source)
+        for document, chunks, compared in planned:
             for first in range(0, len(chunks), BATCH):
                 batch = chunks[first : first + BATCH]
                 store.add_texts(
@@ -135,44 +269,87 @@ def build_index(
                     ids=[c.id for c in batch],
                 )
                 report.chunks_embedded += len(batch)
+                done += len(batch)
                 if progress:
-                    progress(report.chunks_embedded, total, document.source)
-            manifest.documents[document.source] = DocumentRecord(
-                sha256=document.sha256,
-                chunk_ids=[c.id for c in chunks],
-                metadata=document.metadata,
-                chars=len(document.text),
+                    progress(done, total, document.source)
+            keys = [text_key(t) for t in compared]
+            known = catalog.vectors(keys)
+            missing = [t for t, k in zip(compared, keys, strict=True) if k not in known]
+            vectors: dict[bytes, list[float]] = {}
+            for first in range(0, len(missing), BATCH * 4):
+                batch_texts = missing[first : first + BATCH * 4]
+                for text, vector in zip(batch_texts, model.embed_documents(batch_texts), strict=True):
+                    vectors[text_key(text)] = vector
+                report.sentences_embedded += len(batch_texts)
+                if progress:
+                    progress(done + first + len(batch_texts), total, document.source)
+            done += len(compared)
+            catalog.put_document(  # replaces what the document had, its vector references included
+                document.source,
+                document.sha256,
+                document.text,
+                document.metadata,
+                [(c.id, c.index, c.start, c.end, c.text, terms(c.text)) for c in chunks],
             )
-            write_manifest(settings.resolved_index_dir, manifest)
-        for source in gone:
-            delete_chunks(store, manifest.documents.pop(source).chunk_ids)
-            report.removed.append(source)
-        write_manifest(settings.resolved_index_dir, manifest)
-    report.total_chunks = sum(len(r.chunk_ids) for r in manifest.documents.values())
-    if set_aside is not None:
-        shutil.rmtree(set_aside, ignore_errors=True)
-    return report
+            catalog.put_vectors(document.source, vectors, keys)
+        catalog.prune_vectors()
+        write_manifest(
+            catalog,
+            Manifest(
+                embedding=embedding,
+                chunking=chunking_record(settings),
+                collection=generation.collection,
+                generation=generation.name,
+                built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            ),
+        )
+        report.total_chunks = catalog.chunk_count()
+        if store._collection.count() != report.total_chunks:
+            raise IndexCorruptError(
+                f"The new generation {generation.name} holds {store._collection.count()} vectors for "
+                f"{report.total_chunks} chunks; it was not published"
+            )
+    finally:
+        catalog.close()
+    if not settings.chroma_host:
+        release(generation.chroma_path)  # readers open it anew; its files are complete on disk
 
 
-def _set_aside(settings: Settings) -> Path | None:
-    """A rebuild of a local index starts from an empty folder: the old one is moved aside (and
-    removed once the new one is built), so that a damaged ``chroma.sqlite3`` cannot make the rebuild
-    fail like everything else, and no vector folder of an old collection stays behind."""
-    if settings.chroma_host:
-        return None  # a server's collection is dropped through its API
-    index_dir = settings.resolved_index_dir
-    old = index_dir.with_name(index_dir.name + ".old")
+def _drop_collection(client: object, name: str) -> None:
+    with contextlib.suppress(Exception):  # nothing to delete is the usual case
+        client.delete_collection(name)  # type: ignore[attr-defined]
+
+
+def _discard(settings: Settings, generation: Generation) -> None:
+    """Remove an unpublished generation after a failed build (best effort: the next build will)."""
     try:
-        shutil.rmtree(old, ignore_errors=True)
-        if index_dir.exists():
-            release_folder(settings)
-            os.replace(index_dir, old)
-    except OSError as error:
-        raise IndexCorruptError(
-            f"Cannot move the old index {index_dir} aside to rebuild it ({error}); "
-            "check that its folder is writable"
-        ) from error
-    return old
+        if settings.chroma_host:
+            _drop_collection(chroma_client(settings), generation.collection)
+        else:
+            release(generation.chroma_path)
+    except BaseException as error:  # noqa: BLE001 - the build's own error is the one to report
+        log.debug("Could not discard %s: %s", generation.name, error)
+    remove(generation)
+
+
+def _remove_leftovers(settings: Settings, layout: Layout, keep: set[str]) -> None:
+    """Remove superseded generations and the unpublished folders of builds that died."""
+    for generation in layout.stale(keep):
+        _discard(settings, generation)
+
+
+def _write_error(error: BaseException, layout: Layout) -> QAError:
+    if is_disk_full(error):
+        return IndexWriteError(
+            f"The disk holding {layout.root} is full ({error}); the index being served is unchanged. "
+            "Free some space and build again"
+        )
+    if isinstance(error, (OSError, sqlite3.Error)):
+        return IndexWriteError(
+            f"Writing a new index generation in {layout.root} failed ({type(error).__name__}: {error}); "
+            "the index being served is unchanged"
+        )
+    return chroma_error(error, "Writing the new index generation failed")
 
 
 def _chunk_metadata(document: SeedDocument, index: int, start: int, end: int) -> dict[str, str | int]:

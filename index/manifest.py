@@ -1,24 +1,24 @@
-"""The manifest kept beside the index: what built it, and a content hash per document.
+"""The manifest of an index generation: what built it. It lives in the generation's catalog
+(``index.catalog``, table ``meta``), written once when the generation is built.
 
 Queries compare it with the settings in use and refuse an index built with another embedding model
-or other chunk settings. Builds use the hashes to skip unchanged documents.
+or other chunk settings. Per-document records (content hash, metadata, chunk count) are rows of
+the catalog's ``documents`` table, written one document at a time.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-from datetime import UTC, datetime
-from pathlib import Path
+import sqlite3
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
-from index.metadata import DocumentMetadata
-from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from qa.errors import IndexCorruptError, IndexMismatchError
 
-FORMAT_VERSION = 1
-MANIFEST_NAME = "manifest.json"
+if TYPE_CHECKING:
+    from index.catalog import Catalog
+
+FORMAT_VERSION = 2
 REBUILD_HINT = "run `python -m index build --rebuild`"
 
 
@@ -33,20 +33,13 @@ class ChunkingRecord(BaseModel):
     overlap: int
 
 
-class DocumentRecord(BaseModel):
-    sha256: str
-    chunk_ids: list[str]
-    metadata: DocumentMetadata
-    chars: int
-
-
 class Manifest(BaseModel):
     format_version: int = FORMAT_VERSION
     embedding: EmbeddingRecord
     chunking: ChunkingRecord
     collection: str
-    documents: dict[str, DocumentRecord] = Field(default_factory=dict)
-    updated_at: str = ""
+    generation: str = ""
+    built_at: str = ""
 
     def mismatch(self, embedding: EmbeddingRecord, chunking: ChunkingRecord) -> str | None:
         """Why this index cannot serve these settings, or ``None`` when it can."""
@@ -67,28 +60,16 @@ class Manifest(BaseModel):
             raise IndexMismatchError(f"Cannot use the index: {reason}; {REBUILD_HINT}")
 
 
-def manifest_path(index_dir: Path) -> Path:
-    return index_dir / MANIFEST_NAME
-
-
-def read_manifest(index_dir: Path) -> Manifest:
-    """The manifest in ``index_dir``; a clear error when it is missing or unreadable."""
-    path = manifest_path(index_dir)
-    if not path.is_file():
-        raise IndexMissingError(f"No index in {index_dir}: run `python -m index build`")
+def read_manifest(catalog: Catalog) -> Manifest:
+    """The manifest stored in ``catalog``; ``IndexCorruptError`` when it is missing or unreadable."""
     try:
-        return Manifest.model_validate_json(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValidationError, json.JSONDecodeError) as error:
+        values: dict[str, Any] = catalog.meta()
+        return Manifest.model_validate(values)
+    except (ValidationError, ValueError, sqlite3.Error) as error:
         raise IndexCorruptError(
-            f"The index manifest {path} is unreadable ({type(error).__name__}); {REBUILD_HINT}"
+            f"The manifest in {catalog.path} is unreadable ({type(error).__name__}); {REBUILD_HINT}"
         ) from error
 
 
-def write_manifest(index_dir: Path, manifest: Manifest) -> None:
-    """Write atomically: a crash leaves the old manifest or the new one, never half of one."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    manifest.updated_at = datetime.now(UTC).isoformat(timespec="seconds")
-    fd, tmp = tempfile.mkstemp(dir=index_dir, prefix=".manifest-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(manifest.model_dump_json(indent=2))
-    os.replace(tmp, manifest_path(index_dir))
+def write_manifest(catalog: Catalog, manifest: Manifest) -> None:
+    catalog.set_meta(manifest.model_dump())

@@ -1,26 +1,30 @@
 """The Chroma collection that holds the chunks, through ``langchain-chroma``.
 
-Persistent by default (a folder, ``Settings.resolved_index_dir``); a ``chroma run`` server when
-``Settings.chroma_host`` is set. Telemetry is off, and Chroma's own default embedding function
+Persistent by default (a folder per index generation, see ``index.generations``); a ``chroma run``
+server when ``Settings.chroma_host`` is set. Every failure of Chroma leaves here as the project's
+own error (:func:`chroma_error`). Telemetry is off, and Chroma's own default embedding function
 (which downloads a model) is never used: the embeddings always come from ``index.embed``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from index.chunk import CHUNKER_VERSION
-from index.manifest import ChunkingRecord, EmbeddingRecord, Manifest, read_manifest
-from qa.errors import IndexCorruptError, IndexMissingError, QAError
+from index.manifest import ChunkingRecord
+from qa.errors import IndexCorruptError, IndexWriteError, QAError
 
 if TYPE_CHECKING:
     import chromadb
     from langchain_chroma import Chroma
     from langchain_core.embeddings import Embeddings
 
+    from index.generations import Generation
     from qa.settings import Settings
 
 # Cosine distance: with normalised embeddings, relevance = 1 - distance is the cosine similarity.
@@ -38,45 +42,84 @@ def is_chroma_failure(error: BaseException) -> bool:
     return isinstance(error, Exception) or type(error).__name__ == "PanicException"
 
 
-def chroma_client(settings: Settings) -> chromadb.ClientAPI:
-    """A Chroma client for the folder or the server named by ``settings``, telemetry off."""
+def chroma_client(settings: Settings, generation: Generation | None = None) -> chromadb.ClientAPI:
+    """A Chroma client for a generation's folder (local) or for the server named by ``settings``,
+    telemetry off."""
     os.environ["ANONYMIZED_TELEMETRY"] = "False"
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
+    where = f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else None
     try:
         if settings.chroma_host:
             return chromadb.HttpClient(
                 host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
             )
-        index_dir = settings.resolved_index_dir
-        index_dir.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(index_dir / "chroma"), settings=chroma_settings)
+        assert generation is not None, "a local index is opened one generation at a time"
+        where = str(generation.chroma_path)
+        return chromadb.PersistentClient(
+            path=str(_openable(generation.chroma_path)), settings=chroma_settings
+        )
     except ValueError as error:  # chromadb reports an unreachable server as ValueError
+        if not settings.chroma_host:
+            raise chroma_error(error, f"Cannot open the Chroma index in {where}") from error
         raise QAError(
-            f"Cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} ({error}); "
+            f"Cannot reach the Chroma server at {where} ({error}); "
             "start it with `chroma run --path data/chroma-server` or unset QA_CHROMA_HOST"
         ) from error
     except BaseException as error:  # a damaged sqlite file or folder surfaces as many kinds of error
         if not is_chroma_failure(error):
             raise
-        raise IndexCorruptError(
-            f"Cannot open the Chroma index in {settings.resolved_index_dir} ({type(error).__name__}: {error}); "
-            "run `python -m index build --rebuild`"
-        ) from error
+        raise chroma_error(error, f"Cannot open the Chroma index in {where}") from error
 
 
-def release_folder(settings: Settings) -> None:
-    """Stop this process's Chroma system for the local index folder, so the folder can be moved.
+_COPIES: dict[Path, Path] = {}
+
+
+def _openable(path: Path) -> Path:
+    """``path``, or a private copy of it when it cannot be written: Chroma opens its SQLite file
+    for writing even to read, so a generation on a read-only disk is served from a copy in the
+    temporary folder (made once per process, removed at exit)."""
+    if not path.is_dir() or os.access(path, os.W_OK) and os.access(path / "chroma.sqlite3", os.W_OK):
+        return path
+    if path not in _COPIES:
+        import atexit
+        import shutil
+        import tempfile
+
+        copy = Path(tempfile.mkdtemp(prefix="qa-read-only-index-")) / "chroma"
+        shutil.copytree(path, copy)
+        atexit.register(shutil.rmtree, copy.parent, True)
+        _COPIES[path] = copy
+    return _COPIES[path]
+
+
+def chroma_error(error: BaseException, what: str) -> QAError:
+    """A failure of Chroma as the project's error: a full disk, or a damaged index."""
+    text = f"{type(error).__name__}: {error}"
+    if is_disk_full(error):
+        return IndexWriteError(f"{what}: the disk is full ({text}); free some space and build again")
+    return IndexCorruptError(f"{what} ({text}); run `python -m index build`, which rebuilds a damaged index")
+
+
+def is_disk_full(error: BaseException) -> bool:
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return True
+    text = str(error).lower()
+    return "disk is full" in text or "no space left" in text or "database or disk is full" in text
+
+
+def release(path: Path) -> None:
+    """Stop this process's Chroma system for a local folder, so that it can be moved or removed.
 
     Chroma keeps one system per folder path for the whole process; a client made later for the
-    same path would otherwise reuse it, with its files already moved away. Clients made before keep
-    pointing at the old folder and stop working, as they would once it is gone.
+    same path would otherwise reuse it, with its files already gone. Clients made before stop
+    working, as they would once the folder is gone.
     """
     from chromadb.api.shared_system_client import SharedSystemClient
 
-    identifier = str(settings.resolved_index_dir / "chroma")  # the persist_directory Chroma keys by
+    identifier = str(path)  # the persist_directory Chroma keys by
     system = SharedSystemClient._identifier_to_system.pop(identifier, None)
     SharedSystemClient._identifier_to_refcount.pop(identifier, None)
     if system is not None:
@@ -85,18 +128,47 @@ def release_folder(settings: Settings) -> None:
 
 
 def vector_store(
-    settings: Settings, embeddings: Embeddings, client: chromadb.ClientAPI | None = None
+    settings: Settings,
+    embeddings: Embeddings,
+    generation: Generation,
+    client: chromadb.ClientAPI | None = None,
 ) -> Chroma:
-    """The LangChain vector store over the project's collection."""
+    """The LangChain vector store over one generation's collection."""
     from langchain_chroma import Chroma
 
-    return Chroma(
-        collection_name=settings.collection,
-        embedding_function=embeddings,
-        client=client or chroma_client(settings),
-        collection_configuration=COLLECTION_CONFIGURATION,  # type: ignore[arg-type]
-        relevance_score_fn=lambda distance: 1.0 - distance,
-    )
+    try:
+        return Chroma(
+            collection_name=generation.collection,
+            embedding_function=embeddings,
+            client=client or chroma_client(settings, generation),
+            collection_configuration=COLLECTION_CONFIGURATION,  # type: ignore[arg-type]
+            relevance_score_fn=lambda distance: 1.0 - distance,
+        )
+    except QAError:
+        raise
+    except BaseException as error:
+        if not is_chroma_failure(error):
+            raise
+        raise chroma_error(error, f"Cannot open the collection {generation.collection}") from error
+
+
+def copy_vectors(source: Chroma, target: Chroma) -> int:
+    """Copy every row (id, text, metadata, vector) of one collection into another, ``PAGE`` rows
+    at a time: how a server's generation starts from the one before it."""
+    copied = 0
+    while True:
+        rows = source.get(include=["documents", "metadatas", "embeddings"], limit=PAGE, offset=copied)
+        if not rows["ids"]:
+            return copied
+        target._collection.add(
+            ids=rows["ids"],
+            documents=rows["documents"],
+            metadatas=rows["metadatas"],
+            embeddings=rows["embeddings"],
+        )
+        copied += len(rows["ids"])
+        if len(rows["ids"]) < PAGE:
+            return copied
 
 
 @dataclass
@@ -106,17 +178,6 @@ class StoredChunk:
     id: str
     text: str
     metadata: dict[str, Any]
-
-
-def open_index(settings: Settings, embedding: EmbeddingRecord) -> Manifest:
-    """The manifest of a usable index for these settings; raises when missing, corrupt or mismatched."""
-    manifest = read_manifest(settings.resolved_index_dir)
-    manifest.check(embedding, chunking_record(settings))
-    if not manifest.documents:
-        raise IndexMissingError(
-            f"The index in {settings.resolved_index_dir} is empty: run `python -m index build`"
-        )
-    return manifest
 
 
 # Rows read or deleted per Chroma call: its SQLite statements take at most 32,766 variables, so one
@@ -140,10 +201,7 @@ def read_all_chunks(store: Chroma) -> list[StoredChunk]:
     except BaseException as error:
         if not is_chroma_failure(error):
             raise
-        raise IndexCorruptError(
-            f"Cannot read the chunks back from Chroma ({type(error).__name__}: {error}); "
-            "run `python -m index build --rebuild`"
-        ) from error
+        raise chroma_error(error, "Cannot read the chunks back from Chroma") from error
     chunks = [StoredChunk(i, text, meta) for i, text, meta in zip(ids, texts, metas, strict=True)]
     chunks.sort(key=lambda c: (str(c.metadata.get("source")), int(c.metadata.get("start", 0))))
     return chunks

@@ -211,6 +211,7 @@ class AnswerBuilder:
             "dropped": self.dropped,
             "notice": notice,
             "fallback_from": fallback_from,
+            "index_generation": getattr(self.library, "name", None),
         }
         if self.refusal is not None or not self.sentences:
             reason = self.refusal.reason if self.refusal else ""

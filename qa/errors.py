@@ -31,6 +31,18 @@ class IndexCorruptError(QAError):
     """The index or its manifest cannot be read."""
 
 
+class IndexBusyError(QAError):
+    """Another build of the same index is running."""
+
+
+class IndexReadOnlyError(QAError):
+    """The index folder cannot be written: it can be served, not built."""
+
+
+class IndexWriteError(QAError):
+    """Writing a new index generation failed (a full disk, say); the served one is unchanged."""
+
+
 class IndexMismatchError(QAError):
     """The index was built with other settings (embedding model, chunking) than the ones in use."""
 

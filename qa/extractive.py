@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from index.metadata import DocumentMetadata
 from index.sentences import split_sentences
 from qa.answer import Draft, Drafted, DraftSentence, Library, Span
 from qa.confidence import Assessment, abstain_threshold, assess, metadata_assessment
@@ -229,6 +230,40 @@ def line_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return split_sentences(text, line_start, len(text) if line_end < 0 else line_end)
 
 
+def compared_texts(text: str, source: str, metadata: DocumentMetadata) -> list[str]:
+    """Every text of a document whose embedding an extractive answer may compare with a question:
+    each sentence of ``MIN_SENTENCE_WORDS`` words or more, alone and read after the sentence before
+    it (in its paragraph, or the last of the paragraph before: a passage may start at either), and
+    the document's description. The index stores their vectors, so that at question time only the
+    question is embedded (a text not stored is embedded then, and cached).
+
+    >>> compared_texts("One two three four five.\\nSix seven eight nine ten.", "a.txt", DocumentMetadata())
+    ['One two three four five.', 'Six seven eight nine ten.', 'One two three four five. Six seven eight nine ten.', 'a.txt']
+    """
+    found: list[str] = []
+    previous = ""
+    for line in re.finditer(r"[^\n]+", text):
+        spans = split_sentences(text, line.start(), line.end())
+        for i, (start, end) in enumerate(spans):
+            sentence = text[start:end]
+            before = text[spans[i - 1][0] : spans[i - 1][1]] if i > 0 else previous
+            if len(sentence.split()) >= MIN_SENTENCE_WORDS:
+                found.append(sentence)
+                if i == 0 and previous:  # read after the paragraph before, and alone (no sentence before)
+                    found.append(f"{previous} {sentence}")
+                elif before:
+                    found.append(f"{before} {sentence}")
+        if spans:
+            previous = text[spans[-1][0] : spans[-1][1]]
+    found.append(describe(source, metadata))
+    return list(dict.fromkeys(found))
+
+
+def describe(source: str, metadata: DocumentMetadata) -> str:
+    """What a question about a document's metadata is compared with: its fields, or its name."""
+    return " ".join(metadata.fields().values()) or source
+
+
 def _display(value: str) -> str:
     return f"{int(value):,}" if value.isdigit() else value
 
@@ -429,7 +464,7 @@ class ExtractiveAnswerer:
     @staticmethod
     def _metadata_answer(question: Resolved, field: str, passages: list[Passage], library: Library) -> Draft:
         sources = library.sources()
-        described = [" ".join(library.metadata(s).fields().values()) or s for s in sources]
+        described = [describe(s, library.metadata(s)) for s in sources]
         vectors = library.embed([question.question, *described])
         asked = set(terms(question.question))
         votes = {s: sum(1 / p.rank for p in passages if p.source == s) for s in sources}

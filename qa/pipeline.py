@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -28,10 +27,18 @@ from typing import TYPE_CHECKING, Any
 from qa import registry
 from qa.answer import AnswerBuilder, Answerer, DraftSentence, Refusal
 from qa.confidence import Assessment
-from qa.errors import IndexMissingError, InvalidQuestionError, LLMError, UnknownSourceError
-from qa.extractive import ExtractiveAnswerer, idf_table
+from qa.errors import (
+    IndexBusyError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexMissingError,
+    InvalidQuestionError,
+    LLMError,
+    QAError,
+    UnknownSourceError,
+)
+from qa.extractive import ExtractiveAnswerer
 from qa.followup import History, Resolved, resolve
-from qa.lexical import fold, terms
 from qa.schema import (
     Answer,
     AnswerEvent,
@@ -41,6 +48,7 @@ from qa.schema import (
     StreamEvent,
     TokenEvent,
 )
+from qa.served import ServedIndex, VectorCache
 from qa.settings import RetrievalMode, Settings
 from qa.verify import SupportJudge
 
@@ -48,7 +56,6 @@ if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
     from index.build import BuildReport, Progress
-    from index.manifest import Manifest
     from index.metadata import DocumentMetadata
     from qa.retrieve import Retriever
 
@@ -86,15 +93,15 @@ class Pipeline:
         self._judges: dict[str, SupportJudge] = dict(judges or {})
         self.models = registry.Models(self.settings, self.embed)
         self._lock = threading.RLock()
-        self._vectors: dict[str, list[float]] = {}
-        self._manifest: Manifest | None = None
-        self._retriever: Retriever | None = None
-        self._texts: dict[str, str] = {}
-        self._idf: dict[str, float] = {}
-        self._unseen_idf = 1.0
-        self._folded: str | None = None
-        self.stale_sources: list[str] = []  # indexed seeds left out because they changed since
+        self._cache = VectorCache(self.settings.vector_cache_size)
+        self._served: ServedIndex | None = None
+        self._retired: ServedIndex | None = None  # the generation served before: a question may still read it
+        self.stale_sources: list[str] = []  # seeds changed, added or removed since the served generation
+        self.last_build: BuildReport | None = None
         self._synced = False  # whether ensure_index has run: load() need not run it again
+        self._seeds_signature: tuple[tuple[str, int, int], ...] | None = None
+        self._watcher: threading.Thread | None = None
+        self._stop = threading.Event()
         self._assessor = ExtractiveAnswerer()  # assesses answers whose answerer does not
 
     # --- loading
@@ -104,9 +111,9 @@ class Pipeline:
         """The embeddings given to the constructor, or the settings' model, loaded on first use."""
         if self._embeddings is not None:
             return self._embeddings
-        from index.embed import load_embeddings
+        from index.embed import embedder
 
-        return load_embeddings(self.settings.resolved_embedding_model)
+        return embedder(self.settings)
 
     @property
     def judge(self) -> SupportJudge:
@@ -130,118 +137,195 @@ class Pipeline:
                 self._answerers[name] = registry.make_answerer(name, self.settings, self.models)
             return self._answerers[name]
 
-    def ensure_index(self, progress: Progress | None = None) -> BuildReport | None:
-        """Bring the index in line with the seeds folder (build it when there is none, update
-        what changed); the report when anything changed, ``None`` when it was up to date."""
+    def ensure_index(self, progress: Progress | None = None, wait: bool = True) -> BuildReport | None:
+        """Bring the index in line with the seeds folder (build a new generation when anything
+        changed, and publish it); the report when anything changed, ``None`` when it was up to date.
+        The generation being served keeps answering meanwhile; the next question uses the new one."""
         from index.build import build_index
 
-        with self._lock:
-            report = build_index(self.settings, embeddings=self.embeddings, progress=progress)
-            self._synced = True
-            for error in report.errors:
-                log.warning("%s", error)
-            if report.added or report.updated or report.removed:
-                self._retriever = None
-                return report
-            return None
+        report = build_index(
+            self.settings,
+            embeddings=self.embeddings,
+            progress=progress,
+            wait=wait,
+            rebuild_mismatch=self.settings.auto_build,  # an index of other settings is rebuilt, not refused
+        )
+        self._synced = True
+        self.last_build = report
+        for error in report.errors:
+            log.warning("%s", error)
+        self.stale_sources = []
+        return report if report.changed or report.healed else None
 
     def load(self) -> None:
-        """Open the index, check it matches the settings and the seeds, and load the retrievers."""
+        """Open the published index generation (building it first when there is none and
+        ``Settings.auto_build`` is on); a later call opens a newer generation once one is published."""
+        self.served()
+
+    def served(self) -> ServedIndex:
+        """The published generation, opened; reopened when a build has published another since."""
+        from index.generations import Layout
+
+        served = self._served
+        name = Layout(self.settings).current_name()
+        if served is not None and served.name == name:
+            return served
         with self._lock:
-            if self._retriever is not None:
-                return
-            from index.build import embedding_record
-            from index.store import open_index, read_all_chunks, vector_store
-            from qa.retrieve import Retriever
-
+            if self._served is not None and self._served.name == Layout(self.settings).current_name():
+                return self._served
             if self.settings.auto_build and not self._synced:
-                self.ensure_index()
-            manifest = open_index(self.settings, embedding_record(self.settings))
-            texts, stale = self._read_indexed_seeds(manifest)
-            store = vector_store(self.settings, self.embeddings)
-            chunks = [c for c in read_all_chunks(store) if c.metadata.get("source") in texts]
-            if not chunks:
-                raise IndexMissingError(
-                    "The index holds no usable chunks: run `python -m index build --rebuild`"
-                )
-            self._idf = idf_table([terms(c.text) for c in chunks])
-            self._unseen_idf = max(self._idf.values())  # a word no chunk holds weighs as the rarest
-            self._texts, self._manifest, self.stale_sources = texts, manifest, stale
-            self._folded = None
-            self._retriever = Retriever(store, chunks, self.settings, only=sorted(texts) if stale else None)
-
-    def _read_indexed_seeds(self, manifest: Manifest) -> tuple[dict[str, str], list[str]]:
-        """The text of every indexed seed that is still as it was indexed, and the names of those
-        that changed, vanished or cannot be read since: citing into them would point at wrong text."""
-        texts: dict[str, str] = {}
-        stale: list[str] = []
-        for source, record in manifest.documents.items():
-            path = self.settings.seeds_dir / source
+                self._build_quietly()
             try:
-                raw = path.read_bytes()
-            except OSError:
-                raw = b""
-            if hashlib.sha256(raw).hexdigest() == record.sha256:
-                texts[source] = raw.decode("utf-8")
-            else:
-                stale.append(source)
-        if stale:
-            log.warning(
-                "Left out of answers until `python -m index build` succeeds for them (changed, missing "
-                "or unreadable since indexing): %s",
-                ", ".join(sorted(stale)),
-            )
-        return texts, sorted(stale)
+                opened = self._open()
+            except (IndexMissingError, IndexCorruptError, IndexMismatchError) as error:
+                if not self.settings.auto_build:
+                    raise
+                log.warning("%s; building the index from the seeds", error)
+                self.ensure_index()
+                opened = self._open()
+            if self._retired is not None:
+                self._retired.close()
+            self._retired, self._served = self._served, opened
+            return opened
+
+    def _build_quietly(self) -> None:
+        """The first build of an auto-building pipeline: a folder it cannot write is served as it is."""
+        from qa.errors import IndexReadOnlyError
+
+        try:
+            self.ensure_index()
+        except IndexReadOnlyError as error:
+            log.warning("%s; serving the index as it is", error)
+            self._synced = True
+
+    def _open(self) -> ServedIndex:
+        from index.build import embedding_record
+        from index.catalog import Catalog
+        from index.generations import Layout
+        from index.manifest import read_manifest
+        from index.store import chunking_record, vector_store
+
+        generation = Layout(self.settings).current()
+        catalog = Catalog(generation.catalog_path)
+        try:
+            manifest = read_manifest(catalog)
+            manifest.check(embedding_record(self.settings), chunking_record(self.settings))
+            if not catalog.chunk_count():
+                raise IndexMissingError(
+                    f"The index in {self.settings.resolved_index_dir} is empty: add documents to the "
+                    "seeds folder and run `python -m index build`"
+                )
+            store = vector_store(self.settings, _SharedEmbeddings(self), generation)
+        except BaseException:
+            catalog.close()
+            raise
+        return ServedIndex(self.settings, generation, catalog, store, manifest, self._cache, self._embed_now)
 
     @property
     def retriever(self) -> Retriever:
-        self.load()
-        assert self._retriever is not None
-        return self._retriever
+        return self.served().retriever
 
-    # --- the Library the answerers read
+    # --- following the seeds folder
+
+    def check_seeds(self) -> BuildReport | None:
+        """Look at the seeds folder; when it changed since the last look, rebuild (with
+        ``auto_build``) or list the changed seeds in ``stale_sources``. Cheap when nothing changed:
+        one directory walk of file sizes and times."""
+        from index.load import seed_files
+
+        try:
+            paths, _ = seed_files(self.settings.seeds_dir)
+        except QAError:
+            return None
+        signature = tuple(sorted((str(p), *_stat(p)) for p in paths))
+        if signature == self._seeds_signature:
+            return None
+        self._seeds_signature = signature
+        if self.settings.auto_build:
+            try:
+                return self.ensure_index(wait=False)
+            except IndexBusyError:
+                self._seeds_signature = None  # another build runs: look again next time
+                return None
+        self.stale_sources = self._changed_seeds(paths)
+        return None
+
+    def _changed_seeds(self, paths: list[Any]) -> list[str]:
+        served = self.served()
+        indexed = served.catalog.hashes()
+        found = {}
+        for path in paths:
+            source = path.relative_to(self.settings.seeds_dir).as_posix()
+            try:
+                found[source] = hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError:
+                found[source] = ""
+        return sorted(s for s in set(indexed) | set(found) if indexed.get(s) != found.get(s))
+
+    def watch_seeds(self, interval: float | None = None) -> None:
+        """Follow the seeds folder from a background thread, every ``interval`` seconds
+        (``Settings.watch_seeds``): an edited, added or removed seed is indexed and the next
+        question answers from it, without a restart. :meth:`close` stops it."""
+        interval = self.settings.watch_seeds if interval is None else interval
+        if interval <= 0 or self._watcher is not None:
+            return
+
+        def run() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.check_seeds()
+                except QAError as error:
+                    log.warning("Following the seeds folder: %s", error)
+                except Exception:  # a watcher that dies silently would be worse
+                    log.exception("Following the seeds folder failed")
+
+        self._watcher = threading.Thread(target=run, name="seeds-watcher", daemon=True)
+        self._watcher.start()
+
+    def close(self) -> None:
+        """Stop following the seeds and close the index files."""
+        self._stop.set()
+        with self._lock:
+            for served in (self._served, self._retired):
+                if served is not None:
+                    served.close()
+            self._served = self._retired = None
+
+    # --- the Library the answerers read (of the generation served now)
 
     def text(self, source: str) -> str:
-        self.load()
-        if source not in self._texts:
-            raise UnknownSourceError(f"No document named {source!r} in the index")
-        return self._texts[source]
+        return self.served().text(source)
 
     def metadata(self, source: str) -> DocumentMetadata:
-        self.load()
-        assert self._manifest is not None
-        if source not in self._manifest.documents:
-            raise UnknownSourceError(f"No document named {source!r} in the index")
-        return self._manifest.documents[source].metadata
+        return self.served().metadata(source)
 
     def sources(self) -> list[str]:
-        """The names of the indexed documents that answers may cite (see ``stale_sources``)."""
-        self.load()
-        return sorted(self._texts)
+        """The names of the indexed documents that answers may cite."""
+        return self.served().sources()
 
     def document(self, source: str) -> SourceDocument:
-        """One indexed document, for showing it; ``UnknownSourceError`` for any other name."""
-        return SourceDocument(source, self.text(source), self.metadata(source))
+        """One indexed document as the served generation holds it (the text citations point into)."""
+        served = self.served()
+        return SourceDocument(source, served.text(source), served.metadata(source))
 
     def embed(self, texts: list[str]) -> list[list[float]]:
-        """Normalised embeddings, cached: answers embed the same sentences again and again."""
-        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        """Normalised embeddings: cached, stored with the index, or computed now."""
+        if self._served is not None:
+            return self._served.embed(texts)  # type: ignore[return-value]
+        return self._embed_now(texts)
+
+    def _embed_now(self, texts: list[str]) -> list[list[float]]:
+        missing = [t for t in dict.fromkeys(texts) if self._cache.get(t) is None]
         if missing:
             for text, vector in zip(missing, self.embeddings.embed_documents(missing), strict=True):
-                self._vectors[text] = vector
-        return [self._vectors[t] for t in texts]
+                self._cache.put(text, vector)
+        return [self._cache.get(t) or self.embeddings.embed_documents([t])[0] for t in texts]  # type: ignore[misc]
 
     def idf(self, term: str) -> float:
-        self.load()
-        return self._idf.get(term, self._unseen_idf)
+        return self.served().idf(term)
 
     def mentions(self, word: str) -> bool:
-        """Whether any indexed document contains ``word`` (folded; ``12000`` matches ``12,000``)."""
-        self.load()
-        if self._folded is None:
-            self._folded = fold(" ".join(self._texts.values())).replace(",", "").replace(".", "")
-        needle = fold(word).replace(",", "").replace(".", "")
-        return re.search(rf"(?<![\w]){re.escape(needle)}", self._folded) is not None
+        return self.served().mentions(word)
 
     @property
     def answerer_names(self) -> list[str]:
@@ -281,16 +365,19 @@ class Pipeline:
         top_k: int | None = None,
         sources: list[str] | None = None,
         mode: RetrievalMode | None = None,
+        served: ServedIndex | None = None,
     ) -> list[Passage]:
         """Retrieval for a query already checked: a follow-up's query joins the question with the
         earlier turns, so the limit on what a user may type does not apply to it."""
-        self._check_sources(sources)
-        return self.retriever.retrieve(query, top_k=top_k, sources=sources, mode=mode)
+        served = served or self.served()
+        self._check_sources(sources, served)
+        return served.retriever.retrieve(query, top_k=top_k, sources=sources, mode=mode)
 
-    def _check_sources(self, sources: list[str] | None) -> None:
-        unknown = sorted(set(sources or []) - set(self.sources()))
+    def _check_sources(self, sources: list[str] | None, served: ServedIndex | None = None) -> None:
+        known = (served or self.served()).sources()
+        unknown = sorted(set(sources or []) - set(known))
         if unknown:
-            raise UnknownSourceError(f"No documents named {unknown} in the index; known: {self.sources()}")
+            raise UnknownSourceError(f"No documents named {unknown} in the index; known: {known}")
 
     def ask(
         self,
@@ -330,13 +417,14 @@ class Pipeline:
                 f"Unknown answerer {name!r}; available: {', '.join(self.answerer_names)}"
             )
         turns = _check_history(history)
-        self._check_sources(sources)  # unknown names fail before anything streams
+        served = self.served()  # one generation for the whole question, even if a build publishes meanwhile
+        self._check_sources(sources, served)  # unknown names fail before anything streams
         searched: tuple[str, list[Passage]] | None = None  # the fallback reuses a search for the same query
         try:
             resolved = self._resolve(question, turns, name)
-            passages = self._retrieve(resolved.query, top_k=top_k, sources=sources, mode=mode)
+            passages = self._retrieve(resolved.query, top_k=top_k, sources=sources, mode=mode, served=served)
             searched = (resolved.query, passages)
-            builder = self._builder(question, resolved, passages, name)
+            builder = self._builder(question, resolved, passages, name, served)
             yield from self._run(self.answerer(name), resolved, passages, builder)
         except LLMError as error:
             if name == FALLBACK:
@@ -344,7 +432,7 @@ class Pipeline:
             log.warning("The %s answerer failed, answering extractively: %s", name, error)
             notice = f"{str(error).rstrip('.')}. This is the extractive answer."
             yield NoticeEvent(message=notice, restart=True)
-            yield from self._fallback(question, turns, top_k, sources, mode, notice, name, searched)
+            yield from self._fallback(question, turns, top_k, sources, mode, notice, name, searched, served)
             return
         if name != FALLBACK and builder.refusal is None and builder.judged:
             share = builder.supported_share
@@ -357,7 +445,7 @@ class Pipeline:
                 )
                 yield NoticeEvent(message=notice, restart=True)
                 yield from self._fallback(
-                    question, turns, top_k, sources, mode, notice, name, searched, builder
+                    question, turns, top_k, sources, mode, notice, name, searched, served, builder
                 )
                 return
         yield AnswerEvent(answer=builder.answer())
@@ -370,12 +458,12 @@ class Pipeline:
         return resolve(question, turns)
 
     def _builder(
-        self, question: str, resolved: Resolved, passages: list[Passage], name: str
+        self, question: str, resolved: Resolved, passages: list[Passage], name: str, served: ServedIndex
     ) -> AnswerBuilder:
         return AnswerBuilder(
             question,
             passages,
-            self,
+            served,
             self.judge_for(name),
             answerer=name,
             # The fallback's sentences are marked, never dropped: nothing stands behind it.
@@ -387,7 +475,7 @@ class Pipeline:
         self, answerer: Answerer, resolved: Resolved, passages: list[Passage], builder: AnswerBuilder
     ) -> Iterator[StreamEvent]:
         """Stream the answerer's draft into ``builder``, verifying each sentence as it ends."""
-        for item in answerer.stream(resolved, passages, self):
+        for item in answerer.stream(resolved, passages, builder.library):
             if isinstance(item, str):
                 yield TokenEvent(text=item)
             elif isinstance(item, DraftSentence):
@@ -399,7 +487,7 @@ class Pipeline:
                 builder.refuse(item.reason)
                 break
         if builder.assessment is None:  # an answerer that does not assess (the LLM): the model does
-            builder.assessment = self._assessor.assess(resolved, passages, self)
+            builder.assessment = self._assessor.assess(resolved, passages, builder.library)
 
     def _fallback(
         self,
@@ -411,14 +499,15 @@ class Pipeline:
         notice: str,
         failed: str,
         searched: tuple[str, list[Passage]] | None,
+        served: ServedIndex,
         replaced: AnswerBuilder | None = None,
     ) -> Iterator[StreamEvent]:
         resolved = resolve(question, turns)
         if searched is not None and searched[0] == resolved.query:
             passages = searched[1]
         else:  # the failed answerer searched for an LLM-rewritten question, or not at all
-            passages = self._retrieve(resolved.query, top_k=top_k, sources=sources, mode=mode)
-        builder = self._builder(question, resolved, passages, FALLBACK)
+            passages = self._retrieve(resolved.query, top_k=top_k, sources=sources, mode=mode, served=served)
+        builder = self._builder(question, resolved, passages, FALLBACK, served)
         yield from self._run(self.answerer(FALLBACK), resolved, passages, builder)
         answer = builder.answer(notice=notice, fallback_from=failed)
         if replaced is not None:  # what the failed answerer wrote stays visible
@@ -438,6 +527,28 @@ class Pipeline:
         from qa.chain import AnswerRunnable
 
         return AnswerRunnable(self)
+
+
+class _SharedEmbeddings:
+    """The embedding function Chroma calls for a query: the pipeline's, through its cache, so the
+    question embedded for the vector search is the one the answerer compares sentences with."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+
+    def embed_query(self, text: str) -> list[float]:
+        return list(self._pipeline._embed_now([text])[0])
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [list(v) for v in self._pipeline._embed_now(texts)]
+
+
+def _stat(path: Any) -> tuple[int, int]:
+    try:
+        info = path.stat()
+    except OSError:
+        return (-1, -1)
+    return (info.st_size, info.st_mtime_ns)
 
 
 def _check_history(history: History | None) -> list[tuple[str, str]]:

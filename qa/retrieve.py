@@ -1,4 +1,4 @@
-"""Find the passages most likely to answer a question: dense (Chroma), BM25, or both fused.
+"""Find the passages most likely to answer a question: dense (Chroma), BM25 (SQLite FTS5), or both fused.
 
 Hybrid retrieval runs both retrievers and fuses their rankings with LangChain's weighted reciprocal
 rank fusion (``EnsembleRetriever.weighted_reciprocal_rank``), then keeps at most
@@ -9,7 +9,6 @@ fused list, so that one article cannot crowd out the rest.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -17,15 +16,16 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable
 from pydantic import ConfigDict
-from rank_bm25 import BM25Okapi
 
+from index.store import chroma_error, is_chroma_failure
+from qa.errors import QAError
 from qa.lexical import terms
 from qa.schema import Passage
 
 if TYPE_CHECKING:
     from langchain_chroma import Chroma
 
-    from index.store import StoredChunk
+    from index.catalog import Catalog
     from qa.settings import RetrievalMode, Settings
 
 
@@ -42,53 +42,38 @@ class DenseRetriever(BaseRetriever):
     ) -> list[Document]:
         where = {"source": {"$in": self.sources}} if self.sources else None
         # Cosine distance in, cosine similarity out (it may be slightly negative: no warning wanted).
-        hits = self.store.similarity_search_with_score(query, k=self.k, filter=where)
+        try:
+            hits = self.store.similarity_search_with_score(query, k=self.k, filter=where)
+        except QAError:
+            raise
+        except BaseException as error:  # Chroma's own errors (a damaged or removed index) stay inside
+            if not is_chroma_failure(error):
+                raise
+            raise chroma_error(error, "The vector search failed") from error
         for document, distance in hits:
             document.metadata["dense_score"] = round(1.0 - float(distance), 6)
             document.metadata["id"] = document.id
         return [document for document, _ in hits]
 
 
-class BM25Retriever(BaseRetriever):
-    """Okapi BM25 over every chunk, on folded, stemmed content words (``qa.lexical.terms``).
-
-    LangChain's own ``BM25Retriever`` lives in the sunset ``langchain-community`` and returns no
-    scores; this one wraps the same ``rank_bm25`` library and records ``metadata['bm25_score']``.
-    """
+class LexicalRetriever(BaseRetriever):
+    """BM25 over the chunks' content words (``qa.lexical.terms``, folded and stemmed), from the
+    generation's persisted FTS5 index (``index.catalog``): its cost follows the postings of the
+    question's terms, not the size of the corpus, and nothing is built when a process starts.
+    Each document's ``metadata['bm25_score']`` is its BM25 score."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
-    documents: list[Document]
-    bm25: Any
+    catalog: Any  # index.catalog.Catalog
     k: int = 20
     sources: list[str] | None = None
-
-    @classmethod
-    def from_documents(cls, documents: Sequence[Document], **kwargs: Any) -> BM25Retriever:
-        corpus = [terms(d.page_content) or ["<empty>"] for d in documents]
-        return cls(documents=list(documents), bm25=BM25Okapi(corpus), **kwargs)
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        query_terms = terms(query)
-        if not query_terms:
-            return []
-        scores = self.bm25.get_scores(query_terms)
-        ranked = sorted(range(len(self.documents)), key=lambda i: scores[i], reverse=True)
         hits = []
-        for i in ranked:
-            document = self.documents[i]
-            if scores[i] <= 0 or (self.sources and document.metadata.get("source") not in self.sources):
-                continue
-            hits.append(
-                Document(
-                    page_content=document.page_content,
-                    id=document.id,
-                    metadata={**document.metadata, "bm25_score": float(scores[i])},
-                )
-            )
-            if len(hits) == self.k:
-                break
+        for row, score in self.catalog.search(terms(query), self.k, self.sources):
+            text = row.pop("text")
+            hits.append(Document(page_content=text, id=row["id"], metadata={**row, "bm25_score": score}))
         return hits
 
 
@@ -118,17 +103,10 @@ def diversify(ranked: list[Document], k: int, max_per_source: int) -> list[Docum
 class Retriever:
     """The project's retrieval, in one of three modes, returning ranked :class:`Passage` objects."""
 
-    def __init__(
-        self, store: Chroma, chunks: list[StoredChunk], settings: Settings, only: list[str] | None = None
-    ) -> None:
-        """``only``, when given, limits every search to those sources (the store may hold more)."""
+    def __init__(self, store: Chroma, catalog: Catalog, settings: Settings) -> None:
         self.store = store
+        self.catalog = catalog
         self.settings = settings
-        self.only = only
-        self.documents = [
-            Document(page_content=c.text, id=c.id, metadata={**c.metadata, "id": c.id}) for c in chunks
-        ]
-        self._bm25 = BM25Retriever.from_documents(self.documents)
 
     def retrieve(
         self,
@@ -145,12 +123,8 @@ class Retriever:
         k = top_k or settings.top_k
         mode = mode or settings.retrieval_mode
         fetch = max(settings.fetch_k, k)
-        if self.only is not None:
-            sources = [s for s in sources or self.only if s in self.only]
-            if not sources:
-                return []
         dense = DenseRetriever(store=self.store, k=fetch, sources=sources)
-        sparse = self._bm25.model_copy(update={"k": fetch, "sources": sources})
+        sparse = LexicalRetriever(catalog=self.catalog, k=fetch, sources=sources)
         used: list[tuple[Runnable[str, list[Document]], float]] = []
         if mode in ("hybrid", "dense"):
             used.append((dense, settings.dense_weight if mode == "hybrid" else 1.0))

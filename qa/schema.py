@@ -97,6 +97,11 @@ class Answer(BaseModel):
     passages: list[Passage] = Field(default_factory=list, description="What retrieval returned")
     resolved_question: str | None = Field(default=None, description="The question after follow-up resolution")
     answerer: str = "extractive"
+    index_generation: str | None = Field(
+        default=None,
+        description="The index generation the answer was read from: its citations' offsets are into "
+        "the document texts of that generation",
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict of every field."""

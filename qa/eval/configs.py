@@ -40,7 +40,14 @@ if TYPE_CHECKING:
 
     from qa.followup import History
 
-INDEX_FIELDS = ("chunk_size", "chunk_overlap", "embedding_model", "seeds_dir", "collection")
+INDEX_FIELDS = (
+    "chunk_size",
+    "chunk_overlap",
+    "embedding_model",
+    "embedding_runtime",
+    "seeds_dir",
+    "collection",
+)
 # Where things live differ between machines; every other setting is recorded with the results.
 UNRECORDED_FIELDS = {"seeds_dir", "data_dir", "index_dir", "embedding_model", "chroma_host", "chroma_port"}
 
@@ -85,6 +92,11 @@ BUILTIN: dict[str, Configuration] = {
             "the project with the previous abstention rule: refuse when the best sentence scores below "
             "0.30 or the question names something no article mentions",
             {"abstention": "score"},
+        ),
+        Configuration(
+            "torch",
+            "the project with the PyTorch (sentence-transformers) MiniLM instead of the int8 ONNX one",
+            {"embedding_runtime": "torch"},
         ),
         Configuration(
             "llm",
@@ -209,11 +221,14 @@ def open_system(
     from index.build import build_index
     from qa.pipeline import Pipeline
 
-    own_model = settings.resolved_embedding_model != base.resolved_embedding_model
+    own_model = (settings.resolved_embedding_model, settings.embedding_runtime) != (
+        base.resolved_embedding_model,
+        base.embedding_runtime,
+    )
     model = None if own_model else embeddings
     if settings.chroma_host is None:
         # Brings the index in line with the seeds; a no-op (nothing written) when it already is.
-        build_index(settings, embeddings=model)
+        build_index(settings, embeddings=model, rebuild_mismatch=True)
     pipeline = Pipeline(settings, embeddings=model)
     pipeline.load()
     return pipeline, settings

@@ -203,7 +203,7 @@ def run(
     embeds a short text ten times faster than two fighting over the cores.
     """
     from index.build import embedding_record
-    from index.embed import load_embeddings
+    from index.embed import embedder
     from qa.eval.judges import make_judge
     from qa.pipeline import Pipeline
 
@@ -212,7 +212,7 @@ def run(
 
         torch.set_num_threads(threads)
     started = time.perf_counter()
-    embeddings = embeddings or load_embeddings(base.resolved_embedding_model)
+    embeddings = embeddings or embedder(base)
     model_id = embedding_record(base).id
     # The judge gets its own embedding cache, so judging never speeds up a configuration's answers.
     judge = make_judge(judge_name, base, Pipeline(base, embeddings=embeddings).embed)

@@ -1,0 +1,317 @@
+"""The catalog of one index generation: a SQLite file beside its vectors.
+
+It holds what the answering side reads besides the chunk vectors, so that nothing has to be read
+whole or computed from the corpus when a process starts or a question comes in:
+
+- ``meta``: the manifest (format, embedding model, chunking, when built);
+- ``documents``: per document its exact text as indexed, content hash, metadata and chunk count;
+  updated one row per document (no file rewritten whole);
+- ``chunks`` and the FTS5 table ``lexical`` (the chunks' content words, ``qa.lexical.terms``):
+  BM25 ranking whose cost depends on the postings of the question's terms, not on the corpus;
+- ``words``: every folded word start of every document, for "does any document mention X";
+- ``vectors`` (+ ``refs``): the embedding of every sentence an answer may compare with the
+  question (alone and with the sentence before it) and of every document's description, keyed
+  by a hash of the text, so that only the question is embedded at question time.
+
+A published generation is never written again: readers open it read-only (``immutable``, which
+also works on a read-only folder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+import threading
+from array import array
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from index.metadata import DocumentMetadata
+from qa.lexical import fold
+
+CATALOG_NAME = "catalog.sqlite3"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    source TEXT PRIMARY KEY, sha256 TEXT NOT NULL, chars INTEGER NOT NULL, chunks INTEGER NOT NULL,
+    metadata TEXT NOT NULL, title TEXT, url TEXT, text TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, source TEXT NOT NULL,
+    chunk_index INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
+CREATE VIRTUAL TABLE IF NOT EXISTS lexical USING fts5(terms, tokenize = 'unicode61');
+CREATE VIRTUAL TABLE IF NOT EXISTS lexical_vocab USING fts5vocab(lexical, 'row');
+CREATE TABLE IF NOT EXISTS words (word TEXT NOT NULL, source TEXT NOT NULL, PRIMARY KEY (word, source))
+    WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS words_source ON words(source);
+CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS refs (source TEXT NOT NULL, key BLOB NOT NULL, PRIMARY KEY (source, key))
+    WITHOUT ROWID;
+"""
+_WORD_START = re.compile(r"(?<!\w)\w\S*")
+
+
+def text_key(text: str) -> bytes:
+    """The key of a text's stored vector."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def fts_term(term: str) -> str:
+    """A ``qa.lexical`` term as the FTS5 tokenizer keeps it whole (apostrophes split words there)."""
+    return term.replace("'", "")
+
+
+def folded_words(text: str) -> set[str]:
+    """Each word start of ``text`` to the next space, folded, without ``,`` and ``.`` (``12,000`` is
+    ``12000``): what :meth:`Catalog.mentions` looks a word up in, by prefix."""
+    folded = fold(text).replace(",", "").replace(".", "")
+    return {match.group()[:64] for match in _WORD_START.finditer(folded)}
+
+
+def pack(vector: Iterable[float]) -> bytes:
+    return array("f", vector).tobytes()
+
+
+def unpack(blob: bytes) -> list[float]:
+    values = array("f")
+    values.frombytes(blob)
+    return values.tolist()
+
+
+class Catalog:
+    """One generation's catalog file. Writable while its generation is being built, read-only after."""
+
+    def __init__(self, path: Path, *, writable: bool = False) -> None:
+        self.path = path
+        self.writable = writable
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._opened_lock = threading.Lock()
+        if writable:
+            with self._connect() as db:
+                db.executescript(SCHEMA)
+
+    # --- connections: one per thread
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.writable:
+            db = sqlite3.connect(self.path, isolation_level=None)
+            db.execute("PRAGMA journal_mode=DELETE")
+            db.execute("PRAGMA synchronous=NORMAL")
+        else:
+            uri = f"file:{self.path}?mode=ro&immutable=1"
+            db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        return db
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = self._connect()
+            with self._opened_lock:
+                self._opened.append(db)
+        return db
+
+    def close(self) -> None:
+        """Close the connections of every thread (a thread that reads again opens a new one)."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for db in opened:
+            db.close()
+        self._local = threading.local()
+
+    # --- the manifest
+
+    def set_meta(self, values: dict[str, Any]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+            [(k, json.dumps(v)) for k, v in values.items()],
+        )
+
+    def meta(self) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
+
+    # --- documents
+
+    def sources(self) -> list[str]:
+        return [row[0] for row in self.db.execute("SELECT source FROM documents ORDER BY source")]
+
+    def document_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM documents").fetchone()[0])
+
+    def chunk_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+    def text(self, source: str) -> str | None:
+        row = self.db.execute("SELECT text FROM documents WHERE source = ?", (source,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def metadata(self, source: str) -> DocumentMetadata | None:
+        row = self.db.execute("SELECT metadata FROM documents WHERE source = ?", (source,)).fetchone()
+        return None if row is None else DocumentMetadata.model_validate_json(row[0])
+
+    def records(self) -> Iterator[tuple[str, str, int, int, DocumentMetadata]]:
+        """``(source, sha256, chars, chunks, metadata)`` of every document, by name."""
+        for source, sha, chars, chunks, meta in self.db.execute(
+            "SELECT source, sha256, chars, chunks, metadata FROM documents ORDER BY source"
+        ):
+            yield source, sha, chars, chunks, DocumentMetadata.model_validate_json(meta)
+
+    def hashes(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT source, sha256 FROM documents"))
+
+    def chunk_ids(self, source: str) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE source = ?", (source,))]
+
+    def put_document(
+        self,
+        source: str,
+        sha256: str,
+        text: str,
+        metadata: DocumentMetadata,
+        chunks: list[tuple[str, int, int, int, str, list[str]]],
+    ) -> None:
+        """Add or replace one document: ``chunks`` are ``(id, index, start, end, text, terms)``."""
+        db = self.db
+        db.execute("BEGIN")
+        try:
+            self._delete(source)
+            db.execute(
+                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    source,
+                    sha256,
+                    len(text),
+                    len(chunks),
+                    metadata.model_dump_json(),
+                    metadata.title,
+                    metadata.url,
+                    text,
+                ),
+            )
+            for chunk_id, index, start, end, chunk_text, terms in chunks:
+                cursor = db.execute(
+                    'INSERT INTO chunks(id, source, chunk_index, start, "end", text) VALUES (?, ?, ?, ?, ?, ?)',
+                    (chunk_id, source, index, start, end, chunk_text),
+                )
+                db.execute(
+                    "INSERT INTO lexical(rowid, terms) VALUES (?, ?)",
+                    (cursor.lastrowid, " ".join(fts_term(t) for t in terms)),
+                )
+            db.executemany(
+                "INSERT OR IGNORE INTO words(word, source) VALUES (?, ?)",
+                [(w, source) for w in folded_words(text)],
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def delete_document(self, source: str) -> None:
+        db = self.db
+        db.execute("BEGIN")
+        try:
+            self._delete(source)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _delete(self, source: str) -> None:
+        db = self.db
+        db.execute(
+            "DELETE FROM lexical WHERE rowid IN (SELECT rowid FROM chunks WHERE source = ?)", (source,)
+        )
+        db.execute("DELETE FROM chunks WHERE source = ?", (source,))
+        db.execute("DELETE FROM words WHERE source = ?", (source,))
+        db.execute("DELETE FROM refs WHERE source = ?", (source,))
+        db.execute("DELETE FROM documents WHERE source = ?", (source,))
+
+    # --- lexical search
+
+    def search(
+        self, terms: list[str], k: int, sources: list[str] | None = None
+    ) -> list[tuple[dict[str, Any], float]]:
+        """The ``k`` best chunks for ``terms`` by BM25 (higher is better), as
+        ``({id, text, source, chunk_index, start, end, title, url}, score)``."""
+        wanted = list(dict.fromkeys(t for t in map(fts_term, terms) if t))
+        if not wanted:
+            return []
+        query = " OR ".join(f'"{t}"' for t in wanted)
+        where, args = "", [query]
+        if sources:
+            where = f" AND c.source IN ({','.join('?' * len(sources))})"
+            args += sources
+        rows = self.db.execute(
+            'SELECT c.id, c.text, c.source, c.chunk_index, c.start, c."end", d.title, d.url, bm25(lexical) AS s '
+            "FROM lexical JOIN chunks c ON c.rowid = lexical.rowid JOIN documents d ON d.source = c.source "
+            f"WHERE lexical MATCH ?{where} ORDER BY s LIMIT ?",
+            [*args, k],
+        ).fetchall()
+        names = ("id", "text", "source", "chunk_index", "start", "end", "title", "url")
+        return [
+            ({n: v for n, v in zip(names, row[:-1], strict=True) if v is not None}, -row[-1]) for row in rows
+        ]
+
+    def document_frequency(self, term: str) -> int:
+        row = self.db.execute("SELECT doc FROM lexical_vocab WHERE term = ?", (fts_term(term),)).fetchone()
+        return int(row[0]) if row else 0
+
+    def mentions(self, word: str) -> bool:
+        """Whether a document has a word starting with ``word`` (folded, as :func:`folded_words`)."""
+        needle = fold(word).replace(",", "").replace(".", "")[:64]
+        if not needle:
+            return False
+        row = self.db.execute(
+            "SELECT 1 FROM words WHERE word >= ? AND word < ? LIMIT 1", (needle, needle + "\U0010ffff")
+        ).fetchone()
+        return row is not None
+
+    # --- stored vectors
+
+    def vectors(self, keys: list[bytes]) -> dict[bytes, list[float]]:
+        found: dict[bytes, list[float]] = {}
+        for first in range(0, len(keys), 500):
+            part = keys[first : first + 500]
+            for key, blob in self.db.execute(
+                f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(part))})", part
+            ):
+                found[bytes(key)] = unpack(blob)
+        return found
+
+    def put_vectors(self, source: str, vectors: dict[bytes, list[float]], keys: Iterable[bytes]) -> None:
+        """Store ``vectors`` and note that ``source`` uses ``keys`` (some stored already)."""
+        db = self.db
+        db.execute("BEGIN")
+        try:
+            db.executemany(
+                "INSERT OR IGNORE INTO vectors(key, vector) VALUES (?, ?)",
+                [(k, pack(v)) for k, v in vectors.items()],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO refs(source, key) VALUES (?, ?)", [(source, k) for k in keys]
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def prune_vectors(self) -> None:
+        """Drop vectors no document uses any more."""
+        self.db.execute("DELETE FROM vectors WHERE key NOT IN (SELECT key FROM refs)")
+
+    def check(self) -> str | None:
+        """Why this file is not a sound catalog, or ``None``."""
+        try:
+            result = self.db.execute("PRAGMA quick_check").fetchone()[0]
+            if result != "ok":
+                return f"integrity check: {result}"
+            self.db.execute("SELECT count(*) FROM documents").fetchone()
+        except sqlite3.Error as error:
+            return f"{type(error).__name__}: {error}"
+        return None

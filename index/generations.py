@@ -1,0 +1,185 @@
+"""Index generations: each build writes a new one beside the one being served, then publishes it
+with one atomic switch.
+
+    data/index/
+      CURRENT            the name of the published generation (replaced atomically)
+      .build.lock        held by the one build that may run at a time
+      g000007/           a generation: catalog.sqlite3 (+ chroma/ for a local index)
+      g000008/           being built: never read until CURRENT names it
+
+With a ``chroma run`` server a generation's vectors are the server's collection
+``<collection>-<generation>``; the catalog stays in the folder. A build that is killed leaves an
+unpublished folder that the next build removes; the served generation is never written, so
+readers keep answering from it throughout. After a publish the previous generation is kept (a
+process may be answering from it this moment) and older ones are removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from index.catalog import CATALOG_NAME
+from qa.errors import IndexBusyError, IndexCorruptError, IndexMissingError, IndexReadOnlyError
+
+if TYPE_CHECKING:
+    from qa.settings import Settings
+
+CURRENT = "CURRENT"
+LOCK = ".build.lock"
+_NAME = re.compile(r"g\d{6}")
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One generation of the index: a folder, and the collection that holds its vectors."""
+
+    name: str
+    folder: Path
+    collection: str
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.folder / CATALOG_NAME
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.folder / "chroma"
+
+
+class Layout:
+    """Where the generations of the index for ``settings`` live, and how they are switched."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.root = settings.resolved_index_dir
+
+    def generation(self, name: str) -> Generation:
+        collection = (
+            f"{self.settings.collection}-{name}" if self.settings.chroma_host else self.settings.collection
+        )
+        return Generation(name, self.root / name, collection)
+
+    def current_name(self) -> str | None:
+        """The published generation's name (a few bytes read: cheap enough for every question)."""
+        try:
+            name = (self.root / CURRENT).read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as error:
+            raise IndexCorruptError(
+                f"Cannot read {self.root / CURRENT} ({error}); run `python -m index build`"
+            ) from error
+        return name if _NAME.fullmatch(name) else None
+
+    def current(self) -> Generation:
+        """The published generation; ``IndexMissingError`` when there is none."""
+        name = self.current_name()
+        if name is None or not (self.root / name / CATALOG_NAME).is_file():
+            if (self.root / "manifest.json").is_file():
+                raise IndexMissingError(
+                    f"The index in {self.root} has an older format: run `python -m index build` to build it anew"
+                )
+            raise IndexMissingError(f"No index in {self.root}: run `python -m index build`")
+        return self.generation(name)
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and _NAME.fullmatch(p.name))
+
+    def new_generation(self) -> Generation:
+        """A fresh, empty folder for the next generation (call with the build lock held)."""
+        names = self.names()
+        current = self.current_name()
+        last = max([int(n[1:]) for n in names] + [int(current[1:]) if current else 0])
+        generation = self.generation(f"g{last + 1:06d}")
+        generation.folder.mkdir(parents=True)
+        return generation
+
+    def publish(self, generation: Generation) -> None:
+        """Make ``generation`` the served one: one atomic rename of a file written and synced."""
+        tmp = self.root / f".{CURRENT}.{os.getpid()}"
+        with open(tmp, "w", encoding="ascii") as handle:
+            handle.write(generation.name + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.root / CURRENT)
+        with contextlib.suppress(OSError):  # the rename itself made durable where the OS allows
+            directory = os.open(self.root, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+
+    def stale(self, keep: set[str]) -> list[Generation]:
+        """Generations other than ``keep``: unpublished leftovers of killed builds, or superseded."""
+        return [self.generation(n) for n in self.names() if n not in keep]
+
+    def set_aside(self, generation: Generation, why: str) -> Path:
+        """Move a damaged generation out of the way (kept for inspection, never read again)."""
+        target = self.root / f"damaged-{generation.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        os.replace(generation.folder, target)
+        (target / "WHY.txt").write_text(why + "\n", encoding="utf-8")
+        return target
+
+    def legacy_files(self) -> list[Path]:
+        """What an index of the format before generations left at the top of the folder."""
+        return [p for p in (self.root / "manifest.json", self.root / "chroma") if p.exists()]
+
+    @contextlib.contextmanager
+    def build_lock(self, wait: bool = True, on_wait: object = None) -> Iterator[None]:
+        """Hold the lock that lets one build run at a time (across processes).
+
+        ``wait=False`` raises ``IndexBusyError`` at once when another build holds it; otherwise
+        ``on_wait`` (a callable taking a message) is told, and this waits for it to finish."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            handle = open(self.root / LOCK, "a+")  # noqa: SIM115 - held for the whole block
+        except OSError as error:
+            raise IndexReadOnlyError(
+                f"Cannot write to the index folder {self.root} ({error.strerror or error}); "
+                "the index there can be served as it is, not built or updated"
+            ) from error
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _holder(handle)
+                message = f"Another build of {self.root} is running{holder}"
+                if not wait:
+                    raise IndexBusyError(f"{message}; try again when it has finished") from None
+                if callable(on_wait):
+                    on_wait(f"{message}; waiting for it to finish…")
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                handle.seek(0)
+                handle.truncate()
+            handle.close()  # closing releases the lock
+
+
+def _holder(handle: object) -> str:
+    with contextlib.suppress(OSError, ValueError):
+        handle.seek(0)  # type: ignore[attr-defined]
+        pid = handle.read().strip()  # type: ignore[attr-defined]
+        if pid.isdigit():
+            return f" (process {pid})"
+    return ""
+
+
+def remove(generation: Generation) -> None:
+    shutil.rmtree(generation.folder, ignore_errors=True)

@@ -1,0 +1,159 @@
+"""One published index generation, opened for answering.
+
+A :class:`ServedIndex` is what answerers read for one question (the ``Library`` of
+:mod:`qa.answer`): the documents' texts exactly as indexed in this generation (so that a citation's
+offsets always hold its quote, and the document view shows that same text), their metadata, the
+lexical statistics and the stored sentence vectors. Everything is read from the generation's
+catalog on demand: opening one reads no document and no chunk, whatever the size of the corpus.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from qa.errors import UnknownSourceError
+
+if TYPE_CHECKING:
+    from langchain_chroma import Chroma
+
+    from index.catalog import Catalog
+    from index.generations import Generation
+    from index.manifest import Manifest
+    from index.metadata import DocumentMetadata
+    from qa.retrieve import Retriever
+    from qa.settings import Settings
+
+Vector = Sequence[float]
+
+
+class VectorCache:
+    """Embeddings by text, at most ``size`` of them (float32 arrays), least recently used dropped."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, Vector] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, text: str) -> Vector | None:
+        with self._lock:
+            vector = self._items.get(text)
+            if vector is not None:
+                self._items.move_to_end(text)
+            return vector
+
+    def put(self, text: str, vector: Vector) -> None:
+        from array import array
+
+        with self._lock:
+            self._items[text] = vector if isinstance(vector, array) else array("f", vector)
+            self._items.move_to_end(text)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class ServedIndex:
+    """A generation opened for answering; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        generation: Generation,
+        catalog: Catalog,
+        store: Chroma,
+        manifest: Manifest,
+        cache: VectorCache,
+        embed_texts: Callable[[list[str]], list[Vector]],
+    ) -> None:
+        self.settings = settings
+        self.generation = generation
+        self.catalog = catalog
+        self.store = store
+        self.manifest = manifest
+        self._cache = cache
+        self._embed_texts = embed_texts
+        self._chunks = catalog.chunk_count()
+        self._idf: dict[str, float] = {}
+        self._texts: OrderedDict[str, str] = OrderedDict()  # the last few documents read
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.generation.name
+
+    @cached_property
+    def retriever(self) -> Retriever:
+        from qa.retrieve import Retriever
+
+        return Retriever(self.store, self.catalog, self.settings)
+
+    @cached_property
+    def _sources(self) -> list[str]:
+        return self.catalog.sources()
+
+    def sources(self) -> list[str]:
+        return self._sources
+
+    def text(self, source: str) -> str:
+        with self._lock:
+            if source in self._texts:
+                self._texts.move_to_end(source)
+                return self._texts[source]
+        text = self.catalog.text(source)
+        if text is None:
+            raise UnknownSourceError(f"No document named {source!r} in the index")
+        with self._lock:
+            self._texts[source] = text
+            while len(self._texts) > 32:
+                self._texts.popitem(last=False)
+        return text
+
+    def metadata(self, source: str) -> DocumentMetadata:
+        metadata = self.catalog.metadata(source)
+        if metadata is None:
+            raise UnknownSourceError(f"No document named {source!r} in the index")
+        return metadata
+
+    def idf(self, term: str) -> float:
+        """Smoothed inverse document frequency over the chunks; a word no chunk holds weighs as the rarest."""
+        if term not in self._idf:
+            df = self.catalog.document_frequency(term) or 1
+            if len(self._idf) > 50_000:
+                self._idf.clear()
+            self._idf[term] = math.log((self._chunks + 1) / (df + 0.5))
+        return self._idf[term]
+
+    def mentions(self, word: str) -> bool:
+        """Whether any indexed document contains ``word`` (folded; ``12000`` matches ``12,000``)."""
+        return self.catalog.mentions(word)
+
+    def embed(self, texts: list[str]) -> list[Vector]:
+        """Embeddings of ``texts``: from the cache, else stored with the index, else computed now."""
+        from index.catalog import text_key
+
+        found: dict[str, Vector] = {}
+        for text in dict.fromkeys(texts):
+            if (vector := self._cache.get(text)) is not None:
+                found[text] = vector
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            keys = {text_key(t): t for t in missing}
+            for key, vector in self.catalog.vectors(list(keys)).items():
+                found[keys[key]] = vector
+                self._cache.put(keys[key], vector)
+            computed = [t for t in missing if t not in found]
+            if computed:
+                for text, vector in zip(computed, self._embed_texts(computed), strict=True):
+                    found[text] = vector
+                    self._cache.put(text, vector)
+        return [found[t] for t in texts]
+
+    def close(self) -> None:
+        self.catalog.close()
