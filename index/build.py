@@ -100,11 +100,15 @@ def check_generation(settings: Settings, generation: Generation) -> str | None:
     try:
         client = chroma_client(settings, generation)
         count = client.get_collection(generation.collection).count()
+    except IndexWriteError:
+        raise  # a full disk is not a damaged index: nothing is set aside
     except QAError as error:
         return str(error)
     except BaseException as error:
         if not is_chroma_failure(error):
             raise
+        if is_disk_full(error):
+            raise _write_error(error, Layout(settings)) from error
         return f"Chroma collection {generation.collection}: {type(error).__name__}: {error}"
     if count != expected:
         return f"Chroma holds {count} chunks, the catalog {expected}"
@@ -126,11 +130,14 @@ def build_index(
     ``wait=False`` raises ``IndexBusyError`` when another build is running instead of waiting. An
     index built with another embedding model or other chunk settings is refused
     (``IndexMismatchError``), or rebuilt from the seeds with ``rebuild_mismatch``."""
-    loaded = load_seeds(settings.seeds_dir)
     embedding = embedding_record(settings)
     layout = Layout(settings)
-    report = BuildReport(errors=[str(e) for e in loaded.errors], skipped=loaded.skipped)
     with layout.build_lock(wait=wait, on_wait=on_wait):
+        # Read under the lock: seeds read before waiting for another build could be older than
+        # the ones it publishes, and this build would then publish them over its work.
+        loaded = load_seeds(settings.seeds_dir)
+        report = BuildReport(errors=[str(e) for e in loaded.errors], skipped=loaded.skipped)
+        served = layout.current_name()  # kept after the publish: a question may be reading it
         base = _base(settings, layout, embedding, rebuild, report, rebuild_mismatch)
         hashes = base[1].hashes() if base else {}
         todo: list[SeedDocument] = []
@@ -162,7 +169,7 @@ def build_index(
                 raise
             raise _write_error(error, layout) from error
         report.generation = generation.name
-        _remove_leftovers(settings, layout, keep={generation.name} | ({base[0].name} if base else set()))
+        _remove_leftovers(settings, layout, keep={generation.name} | ({served} if served else set()))
     return report
 
 
@@ -311,8 +318,6 @@ def _write(
             )
     finally:
         catalog.close()
-    if not settings.chroma_host:
-        release(generation.chroma_path)  # readers open it anew; its files are complete on disk
 
 
 def _drop_collection(client: object, name: str) -> None:
@@ -320,12 +325,16 @@ def _drop_collection(client: object, name: str) -> None:
         client.delete_collection(name)  # type: ignore[attr-defined]
 
 
-def _discard(settings: Settings, generation: Generation) -> None:
-    """Remove an unpublished generation after a failed build (best effort: the next build will)."""
+def _discard(settings: Settings, generation: Generation, *, unpublished: bool = True) -> None:
+    """Remove a generation: an unpublished one after a failed build, or a superseded one.
+
+    This process's Chroma system for a superseded folder is left alone: a pipeline of this process
+    may still be finishing a question with it (it releases it itself, see ``qa.served``); folder
+    names are never reused, so nothing opens the removed one again."""
     try:
         if settings.chroma_host:
             _drop_collection(chroma_client(settings), generation.collection)
-        else:
+        elif unpublished:
             release(generation.chroma_path)
     except BaseException as error:  # noqa: BLE001 - the build's own error is the one to report
         log.debug("Could not discard %s: %s", generation.name, error)
@@ -335,7 +344,7 @@ def _discard(settings: Settings, generation: Generation) -> None:
 def _remove_leftovers(settings: Settings, layout: Layout, keep: set[str]) -> None:
     """Remove superseded generations and the unpublished folders of builds that died."""
     for generation in layout.stale(keep):
-        _discard(settings, generation)
+        _discard(settings, generation, unpublished=False)
 
 
 def _write_error(error: BaseException, layout: Layout) -> QAError:

@@ -233,8 +233,8 @@ def line_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
 def compared_texts(text: str, source: str, metadata: DocumentMetadata) -> list[str]:
     """Every text of a document whose embedding an extractive answer may compare with a question:
     each sentence of ``MIN_SENTENCE_WORDS`` words or more, alone and read after the sentence before
-    it (in its paragraph, or the last of the paragraph before: a passage may start at either), and
-    the document's description. The index stores their vectors, so that at question time only the
+    it (in its paragraph, or the last of the paragraph before: a passage may start at either), the
+    document's description and the sentences its metadata answers quote. The index stores their vectors, so that at question time only the
     question is embedded (a text not stored is embedded then, and cached).
 
     >>> compared_texts("One two three four five.\\nSix seven eight nine ten.", "a.txt", DocumentMetadata())
@@ -256,7 +256,19 @@ def compared_texts(text: str, source: str, metadata: DocumentMetadata) -> list[s
         if spans:
             previous = text[spans[-1][0] : spans[-1][1]]
     found.append(describe(source, metadata))
+    if text.strip():  # the sentences metadata answers quote, however short
+        found += [text[a:b] for a, b in (field_quote(text, metadata, f) for f in metadata.fields())]
     return list(dict.fromkeys(found))
+
+
+def field_quote(text: str, metadata: DocumentMetadata, field: str) -> tuple[int, int]:
+    """The span a metadata answer quotes for ``field``: the sentence that states it; for a field
+    from a sidecar, the title line, or the opening sentence of a document that has none."""
+    start, end = metadata.spans.get(field) or metadata.spans.get("title") or split_sentences(text)[0]
+    sentences = line_sentences(text, start, end)
+    first = next((a for a, b in sentences if a <= start < b), start)
+    last = next((b for a, b in sentences if a < end <= b), end)
+    return first, last
 
 
 def describe(source: str, metadata: DocumentMetadata) -> str:
@@ -487,10 +499,7 @@ class ExtractiveAnswerer:
         text = library.text(source)
         # Quote the sentence that states the field; a field from a sidecar cites the title line, or
         # the opening sentence of a document that has none.
-        start, end = meta.spans.get(field) or meta.spans.get("title") or split_sentences(text)[0]
-        sentences = line_sentences(text, start, end)
-        first = next((a for a, b in sentences if a <= start < b), start)
-        last = next((b for a, b in sentences if a < end <= b), end)
+        first, last = field_quote(text, meta, field)
         span = Span(source, first, last)
         shown = value if field != "date" else _long_date(value)
         return Draft(

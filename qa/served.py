@@ -156,4 +156,9 @@ class ServedIndex:
         return [found[t] for t in texts]
 
     def close(self) -> None:
+        """Close the catalog and, for a local index, this process's Chroma system for the folder."""
         self.catalog.close()
+        if not self.settings.chroma_host:
+            from index.store import release
+
+            release(self.generation.chroma_path)

@@ -169,7 +169,9 @@ def test_the_llm_configuration_needs_an_llm(
     err = capsys.readouterr().err
     assert "Configuration 'llm' answers with an LLM, and QA_LLM='ollama' is not available here" in err
     assert main(["run", "--questions", str(SMALL), "--out", str(tmp_path), "--compare", "nope"]) == 2
-    assert "known: default, dense, bm25, baseline, previous, torch\n" in capsys.readouterr().err  # llm not listed
+    assert (
+        "known: default, dense, bm25, baseline, previous, torch\n" in capsys.readouterr().err
+    )  # llm not listed
 
 
 @pytest.mark.slow
