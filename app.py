@@ -134,6 +134,7 @@ def prepare_index(pipeline: Pipeline, status: IndexStatus) -> None:
         pipeline.load()
         sources = pipeline.sources()
         status.finish(f"Ready: {len(sources)} articles indexed.")
+        pipeline.watch_seeds()  # an edited, added or removed seed is indexed; the next question uses it
     except QAError as error:
         log.error("%s", error)
         status.fail(str(error))

@@ -188,6 +188,18 @@ class Pipeline:
             self._retired, self._served = self._served, opened
             return opened
 
+    def _heal(self, served: ServedIndex, error: IndexCorruptError) -> ServedIndex:
+        """A generation found damaged while answering: with ``auto_build``, a build sets it aside
+        and rebuilds from the seeds; the new generation, or the error when nothing changed."""
+        if not self.settings.auto_build:
+            raise error
+        log.warning("%s; checking the index and rebuilding it if damaged", error)
+        self.ensure_index()
+        healed = self.served()
+        if healed.name == served.name:
+            raise error
+        return healed
+
     def _build_quietly(self) -> None:
         """The first build of an auto-building pipeline: a folder it cannot write is served as it is."""
         from qa.errors import IndexReadOnlyError
@@ -422,7 +434,15 @@ class Pipeline:
         searched: tuple[str, list[Passage]] | None = None  # the fallback reuses a search for the same query
         try:
             resolved = self._resolve(question, turns, name)
-            passages = self._retrieve(resolved.query, top_k=top_k, sources=sources, mode=mode, served=served)
+            try:
+                passages = self._retrieve(
+                    resolved.query, top_k=top_k, sources=sources, mode=mode, served=served
+                )
+            except IndexCorruptError as error:  # damaged while being served: healed, then asked again
+                served = self._heal(served, error)
+                passages = self._retrieve(
+                    resolved.query, top_k=top_k, sources=sources, mode=mode, served=served
+                )
             searched = (resolved.query, passages)
             builder = self._builder(question, resolved, passages, name, served)
             yield from self._run(self.answerer(name), resolved, passages, builder)

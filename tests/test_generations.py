@@ -362,3 +362,33 @@ def test_an_index_past_one_sqlite_statement_loads_and_answers(make_settings) -> 
     assert report.total_chunks > 32_766
     answer = Pipeline(settings, embeddings=fake).ask("Who reported 12,000 troops?")
     assert answer.passages and quoted_from_its_generation(settings, answer)
+
+
+def test_an_index_damaged_while_served_is_healed_on_the_question(
+    make_settings, embeddings, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Chroma failing mid-question (its Rust core panics on a damaged file) is the project's
+    IndexCorruptError, never Chroma's own; with auto_build the damaged generation is set aside,
+    rebuilt from the seeds, and the question answered from the new one."""
+    settings = seeded(make_settings)
+    pipeline = Pipeline(settings, embeddings=embeddings)
+    first = pipeline.ask(TRUCKS)
+    served = pipeline.served()
+
+    class PanicException(BaseException):  # named as pyo3 names it
+        pass
+
+    def panic(*_: object, **__: object) -> None:
+        raise PanicException("range end index 8 out of range for slice of length 0")
+
+    monkeypatch.setattr(served.store, "similarity_search_with_score", panic)
+    catalog = Layout(settings).current().catalog_path
+    catalog.write_bytes(b"\0" * 4096 + catalog.read_bytes()[4096:])  # and the file is damaged too
+    answer = pipeline.ask(TRUCKS)
+    assert "40 trucks" in answer.text and answer.index_generation != first.index_generation
+
+    from qa.errors import IndexCorruptError
+
+    monkeypatch.setattr(pipeline.served().store, "similarity_search_with_score", panic)
+    with pytest.raises(IndexCorruptError, match="PanicException"):  # nothing damaged on disk: reported
+        pipeline.ask(TRUCKS)
