@@ -92,6 +92,7 @@ class Catalog:
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
         self._opened_lock = threading.Lock()
+        self._chunks: int | None = None
         if writable:
             with self._connect() as db:
                 db.executescript(SCHEMA)
@@ -145,7 +146,11 @@ class Catalog:
         return int(self.db.execute("SELECT count(*) FROM documents").fetchone()[0])
 
     def chunk_count(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        if self.writable:
+            return int(self.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        if self._chunks is None:  # a published generation never changes
+            self._chunks = int(self.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        return self._chunks
 
     def text(self, source: str) -> str | None:
         row = self.db.execute("SELECT text FROM documents WHERE source = ?", (source,)).fetchone()
@@ -242,6 +247,12 @@ class Catalog:
         wanted = list(dict.fromkeys(t for t in map(fts_term, terms) if t))
         if not wanted:
             return []
+        # A term in more than half of the chunks adds nothing to BM25 here (FTS5 floors its idf at
+        # 1e-6) but costs a scan of its postings, the longest there are: it is left out of the
+        # query, unless every term is that common.
+        half = self.chunk_count() / 2
+        rare = [t for t in wanted if self._frequency(t) <= half]
+        wanted = rare or wanted
         query = " OR ".join(f'"{t}"' for t in wanted)
         where, args = "", [query]
         if sources:
@@ -259,7 +270,11 @@ class Catalog:
         ]
 
     def document_frequency(self, term: str) -> int:
-        row = self.db.execute("SELECT doc FROM lexical_vocab WHERE term = ?", (fts_term(term),)).fetchone()
+        """How many chunks hold ``term``."""
+        return self._frequency(fts_term(term))
+
+    def _frequency(self, term: str) -> int:
+        row = self.db.execute("SELECT doc FROM lexical_vocab WHERE term = ?", (term,)).fetchone()
         return int(row[0]) if row else 0
 
     def mentions(self, word: str) -> bool:

@@ -395,12 +395,12 @@ class ExtractiveAnswerer:
         queries = [question.question] + ([question.query] if question.is_followup else [])
         texts = [s for _, s, _, _ in sentences]
         in_context = [f"{p} {s}" if p else s for _, s, p, _ in sentences]
-        vectors = library.embed(queries + texts + in_context)
-        query_vectors = vectors[: len(queries)]
-        own, contextual = (
-            vectors[len(queries) : len(queries) + len(texts)],
-            vectors[len(queries) + len(texts) :],
-        )
+        import numpy as np
+
+        matrix = np.asarray(library.embed(queries + texts + in_context), dtype=np.float32)
+        # Cosines of every sentence (alone, then read after the one before) with each query, >= 0.
+        similarities = np.clip(matrix[len(queries) :] @ matrix[: len(queries)].T, 0.0, None).tolist()
+        own, contextual = similarities[: len(texts)], similarities[len(texts) :]
         asked = set(terms(question.question))
         context = set(terms(question.query)) - asked
         focus = asked | context
@@ -413,14 +413,10 @@ class ExtractiveAnswerer:
         def coverage(wanted: set[str], total: float, have: set[str]) -> float:
             return sum(idf[t] for t in wanted & have) / total if total else 0.0
 
-        def cosines(vector: list[float]) -> list[float]:
-            return [max(0.0, sum(a * b for a, b in zip(q, vector, strict=True))) for q in query_vectors]
-
         candidates = []
-        for (span, sentence, _previous, rank), vector, context_vector in zip(
+        for (span, sentence, _previous, rank), alone, with_previous in zip(
             sentences, own, contextual, strict=True
         ):
-            alone, with_previous = cosines(vector), cosines(context_vector)
             cosines_ = [max(a, b - CONTEXT_DISCOUNT) for a, b in zip(alone, with_previous, strict=True)]
             have = set(terms(sentence))
             cosine = (1 - weight) * cosines_[0] + weight * cosines_[-1]

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 STOPWORDS = frozenset(
     """
@@ -62,7 +63,12 @@ def terms(text: str) -> list[str]:
     >>> terms("When was this published? What does it say?")
     ['publish']
     """
-    return [stem(t) for t in _words(text) if t not in STOPWORDS and stem(t) not in STOPWORDS]
+    return list(_terms(text))
+
+
+@lru_cache(maxsize=65_536)  # the same sentences are weighed for question after question
+def _terms(text: str) -> tuple[str, ...]:
+    return tuple(stem(t) for t in _words(text) if t not in STOPWORDS and stem(t) not in STOPWORDS)
 
 
 def numbers(text: str) -> set[str]:

@@ -159,8 +159,11 @@ class Pipeline:
 
     def load(self) -> None:
         """Open the published index generation (building it first when there is none and
-        ``Settings.auto_build`` is on); a later call opens a newer generation once one is published."""
-        self.served()
+        ``Settings.auto_build`` is on) and warm it up: the embedding model runs once and the vector
+        and lexical indexes are read once, so that the first question costs what later ones do.
+        A later call opens a newer generation once one is published."""
+        served = self.served()
+        served.retriever.retrieve("warm up the index", top_k=1)
 
     def served(self) -> ServedIndex:
         """The published generation, opened; reopened when a build has published another since."""
