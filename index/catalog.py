@@ -8,7 +8,8 @@ whole or computed from the corpus when a process starts or a question comes in:
   updated one row per document (no file rewritten whole);
 - ``chunks`` and the FTS5 table ``lexical`` (the chunks' content words, ``qa.lexical.terms``):
   BM25 ranking whose cost depends on the postings of the question's terms, not on the corpus;
-- ``words``: every folded word start of every document, for "does any document mention X";
+- ``words``: every folded word start of the documents, with how many documents have it, for
+  "does any document mention X";
 - ``vectors`` (+ ``refs``): the embedding of every sentence an answer may compare with the
   question (alone and with the sentence before it) and of every document's description, keyed
   by a hash of the text, so that only the question is embedded at question time.
@@ -46,10 +47,8 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
 CREATE VIRTUAL TABLE IF NOT EXISTS lexical USING fts5(terms, tokenize = 'unicode61');
 CREATE VIRTUAL TABLE IF NOT EXISTS lexical_vocab USING fts5vocab(lexical, 'row');
-CREATE TABLE IF NOT EXISTS words (word TEXT NOT NULL, source TEXT NOT NULL, PRIMARY KEY (word, source))
-    WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS words_source ON words(source);
-CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS words (word TEXT PRIMARY KEY, documents INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS vectors (key BLOB NOT NULL UNIQUE, vector BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS refs (source TEXT NOT NULL, key BLOB NOT NULL, PRIMARY KEY (source, key))
     WITHOUT ROWID;
 """
@@ -209,8 +208,9 @@ class Catalog:
                     (cursor.lastrowid, " ".join(fts_term(t) for t in terms)),
                 )
             db.executemany(
-                "INSERT OR IGNORE INTO words(word, source) VALUES (?, ?)",
-                [(w, source) for w in folded_words(text)],
+                "INSERT INTO words(word, documents) VALUES (?, 1) "
+                "ON CONFLICT(word) DO UPDATE SET documents = documents + 1",
+                [(w,) for w in folded_words(text)],
             )
             db.execute("COMMIT")
         except BaseException:
@@ -233,7 +233,13 @@ class Catalog:
             "DELETE FROM lexical WHERE rowid IN (SELECT rowid FROM chunks WHERE source = ?)", (source,)
         )
         db.execute("DELETE FROM chunks WHERE source = ?", (source,))
-        db.execute("DELETE FROM words WHERE source = ?", (source,))
+        old = db.execute("SELECT text FROM documents WHERE source = ?", (source,)).fetchone()
+        if old is not None:  # each of its words is in one document fewer
+            db.executemany(
+                "UPDATE words SET documents = documents - 1 WHERE word = ?",
+                [(w,) for w in folded_words(old[0])],
+            )
+            db.execute("DELETE FROM words WHERE documents <= 0")
         db.execute("DELETE FROM refs WHERE source = ?", (source,))
         db.execute("DELETE FROM documents WHERE source = ?", (source,))
 
