@@ -300,6 +300,7 @@ def _write(
             )
             catalog.put_vectors(document.source, vectors, keys)
         catalog.prune_vectors()
+        catalog.seal()
         write_manifest(
             catalog,
             Manifest(
@@ -333,7 +334,7 @@ def _discard(settings: Settings, generation: Generation, *, unpublished: bool = 
     names are never reused, so nothing opens the removed one again."""
     try:
         if settings.chroma_host:
-            _drop_collection(chroma_client(settings), generation.collection)
+            Layout(settings).remote.remove(generation.name)  # type: ignore[union-attr]
         elif unpublished:
             release(generation.chroma_path)
     except BaseException as error:  # noqa: BLE001 - the build's own error is the one to report

@@ -6,8 +6,10 @@ whole or computed from the corpus when a process starts or a question comes in:
 - ``meta``: the manifest (format, embedding model, chunking, when built);
 - ``documents``: per document its exact text as indexed, content hash, metadata and chunk count;
   updated one row per document (no file rewritten whole);
-- ``chunks`` and the FTS5 table ``lexical`` (the chunks' content words, ``qa.lexical.terms``):
-  BM25 ranking whose cost depends on the postings of the question's terms, not on the corpus;
+- ``chunks``, ``postings`` and ``vocabulary``: an inverted index of the chunks' content words
+  (``qa.lexical.terms``) for BM25, each term's postings kept in order of their term-frequency
+  weight, so that a search reads at most ``POSTINGS_READ`` postings per question term and scores
+  those chunks exactly: its cost does not grow with the corpus (see :meth:`Catalog.search`);
 - ``words``: every folded word start of the documents, with how many documents have it, for
   "does any document mention X";
 - ``vectors`` (+ ``refs``): the embedding of every sentence an answer may compare with the
@@ -22,10 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import sqlite3
 import threading
 from array import array
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -42,11 +46,16 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 CREATE TABLE IF NOT EXISTS chunks (
     rowid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, source TEXT NOT NULL,
-    chunk_index INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL
+    chunk_index INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL,
+    length INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
-CREATE VIRTUAL TABLE IF NOT EXISTS lexical USING fts5(terms, tokenize = 'unicode61');
-CREATE VIRTUAL TABLE IF NOT EXISTS lexical_vocab USING fts5vocab(lexical, 'row');
+CREATE TABLE IF NOT EXISTS postings (
+    term TEXT NOT NULL, chunk INTEGER NOT NULL, tf INTEGER NOT NULL, weight REAL NOT NULL,
+    PRIMARY KEY (term, chunk)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS postings_by_weight ON postings(term, weight DESC);
+CREATE TABLE IF NOT EXISTS vocabulary (term TEXT PRIMARY KEY, chunks INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS words (word TEXT PRIMARY KEY, documents INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS vectors (key BLOB NOT NULL UNIQUE, vector BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS refs (source TEXT NOT NULL, key BLOB NOT NULL, PRIMARY KEY (source, key))
@@ -60,9 +69,21 @@ def text_key(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-def fts_term(term: str) -> str:
-    """A ``qa.lexical`` term as the FTS5 tokenizer keeps it whole (apostrophes split words there)."""
-    return term.replace("'", "")
+# BM25 (Okapi, with Lucene's non-negative idf): the usual constants.
+K1, B = 1.2, 0.75
+# Postings read per question term, best weight first; the chunks they name are scored exactly.
+POSTINGS_READ = 400
+# The chunk length (in terms) that orders a term's postings; the exact score uses the real average.
+REFERENCE_LENGTH = 50
+
+
+def tf_weight(tf: int, length: int, average: float) -> float:
+    """BM25's saturating term-frequency part."""
+    return tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / (average or 1.0)))
+
+
+def bm25_idf(chunks: int, containing: int) -> float:
+    return math.log((chunks - containing + 0.5) / (containing + 0.5) + 1)
 
 
 def folded_words(text: str) -> set[str]:
@@ -92,6 +113,7 @@ class Catalog:
         self._opened: list[sqlite3.Connection] = []
         self._opened_lock = threading.Lock()
         self._chunks: int | None = None
+        self._average: float | None = None
         if writable:
             with self._connect() as db:
                 db.executescript(SCHEMA)
@@ -200,12 +222,22 @@ class Catalog:
             )
             for chunk_id, index, start, end, chunk_text, terms in chunks:
                 cursor = db.execute(
-                    'INSERT INTO chunks(id, source, chunk_index, start, "end", text) VALUES (?, ?, ?, ?, ?, ?)',
-                    (chunk_id, source, index, start, end, chunk_text),
+                    'INSERT INTO chunks(id, source, chunk_index, start, "end", text, length) '
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (chunk_id, source, index, start, end, chunk_text, len(terms)),
                 )
-                db.execute(
-                    "INSERT INTO lexical(rowid, terms) VALUES (?, ?)",
-                    (cursor.lastrowid, " ".join(fts_term(t) for t in terms)),
+                counts = Counter(terms)
+                db.executemany(
+                    "INSERT INTO postings(term, chunk, tf, weight) VALUES (?, ?, ?, ?)",
+                    [
+                        (term, cursor.lastrowid, tf, tf_weight(tf, len(terms), REFERENCE_LENGTH))
+                        for term, tf in counts.items()
+                    ],
+                )
+                db.executemany(
+                    "INSERT INTO vocabulary(term, chunks) VALUES (?, 1) "
+                    "ON CONFLICT(term) DO UPDATE SET chunks = chunks + 1",
+                    [(term,) for term in counts],
                 )
             db.executemany(
                 "INSERT INTO words(word, documents) VALUES (?, 1) "
@@ -229,9 +261,15 @@ class Catalog:
 
     def _delete(self, source: str) -> None:
         db = self.db
-        db.execute(
-            "DELETE FROM lexical WHERE rowid IN (SELECT rowid FROM chunks WHERE source = ?)", (source,)
+        chunk_rows = "SELECT rowid FROM chunks WHERE source = ?"
+        db.execute(  # each term of the document's chunks is in that many chunks fewer
+            "UPDATE vocabulary SET chunks = chunks - (SELECT count(*) FROM postings p WHERE p.term = "
+            f"vocabulary.term AND p.chunk IN ({chunk_rows})) WHERE term IN "
+            f"(SELECT term FROM postings WHERE chunk IN ({chunk_rows}))",
+            (source, source),
         )
+        db.execute("DELETE FROM vocabulary WHERE chunks <= 0")
+        db.execute(f"DELETE FROM postings WHERE chunk IN ({chunk_rows})", (source,))
         db.execute("DELETE FROM chunks WHERE source = ?", (source,))
         old = db.execute("SELECT text FROM documents WHERE source = ?", (source,)).fetchone()
         if old is not None:  # each of its words is in one document fewer
@@ -248,40 +286,74 @@ class Catalog:
     def search(
         self, terms: list[str], k: int, sources: list[str] | None = None
     ) -> list[tuple[dict[str, Any], float]]:
-        """The ``k`` best chunks for ``terms`` by BM25 (higher is better), as
-        ``({id, text, source, chunk_index, start, end, title, url}, score)``."""
-        wanted = list(dict.fromkeys(t for t in map(fts_term, terms) if t))
+        """The ``k`` best chunks for ``terms`` by BM25, as
+        ``({id, text, source, chunk_index, start, end, title, url}, score)``.
+
+        Candidates are the chunks of each term's ``POSTINGS_READ`` best-weighted postings (the
+        whole list of a rarer term); each is then scored exactly on every term. A chunk among no
+        term's best postings is missed: the price of a search whose cost does not grow with the
+        corpus (measured on the development set, see the README)."""
+        wanted = list(dict.fromkeys(t for t in terms if t))
         if not wanted:
             return []
-        # A term in more than half of the chunks adds nothing to BM25 here (FTS5 floors its idf at
-        # 1e-6) but costs a scan of its postings, the longest there are: it is left out of the
-        # query, unless every term is that common.
-        half = self.chunk_count() / 2
-        rare = [t for t in wanted if self._frequency(t) <= half]
-        wanted = rare or wanted
-        query = " OR ".join(f'"{t}"' for t in wanted)
-        where, args = "", [query]
+        only, only_args = "", []
         if sources:
-            where = f" AND c.source IN ({','.join('?' * len(sources))})"
-            args += sources
-        rows = self.db.execute(
-            'SELECT c.id, c.text, c.source, c.chunk_index, c.start, c."end", d.title, d.url, bm25(lexical) AS s '
-            "FROM lexical JOIN chunks c ON c.rowid = lexical.rowid JOIN documents d ON d.source = c.source "
-            f"WHERE lexical MATCH ?{where} ORDER BY s LIMIT ?",
-            [*args, k],
-        ).fetchall()
+            only = (
+                f" AND chunk IN (SELECT rowid FROM chunks WHERE source IN ({','.join('?' * len(sources))}))"
+            )
+            only_args = list(sources)
+        candidates: set[int] = set()
+        for term in wanted:
+            candidates.update(
+                row[0]
+                for row in self.db.execute(
+                    f"SELECT chunk FROM postings WHERE term = ?{only} ORDER BY weight DESC LIMIT ?",
+                    [term, *only_args, POSTINGS_READ],
+                )
+            )
+        if not candidates:
+            return []
+        chunks, average = self.chunk_count(), self.average_length()
+        idf = {t: bm25_idf(chunks, self.document_frequency(t)) for t in wanted}
+        listed = sorted(candidates)
+        marks = ",".join("?" * len(listed))
+        lengths = dict(self.db.execute(f"SELECT rowid, length FROM chunks WHERE rowid IN ({marks})", listed))
+        scores: dict[int, float] = dict.fromkeys(listed, 0.0)
+        for term, chunk, tf in self.db.execute(
+            f"SELECT term, chunk, tf FROM postings WHERE term IN ({','.join('?' * len(wanted))}) AND chunk IN ({marks})",
+            [*wanted, *listed],
+        ):
+            scores[chunk] += idf[term] * tf_weight(tf, lengths[chunk], average)
+        best = sorted(scores, key=lambda c: (-scores[c], c))[:k]
         names = ("id", "text", "source", "chunk_index", "start", "end", "title", "url")
-        return [
-            ({n: v for n, v in zip(names, row[:-1], strict=True) if v is not None}, -row[-1]) for row in rows
-        ]
+        found = {
+            row[0]: {n: v for n, v in zip(names, row[1:], strict=True) if v is not None}
+            for row in self.db.execute(
+                'SELECT c.rowid, c.id, c.text, c.source, c.chunk_index, c.start, c."end", d.title, d.url FROM chunks c '
+                f"JOIN documents d ON d.source = c.source WHERE c.rowid IN ({','.join('?' * len(best))})",
+                best,
+            )
+        }
+        return [(found[c], scores[c]) for c in best if scores[c] > 0]
 
     def document_frequency(self, term: str) -> int:
         """How many chunks hold ``term``."""
-        return self._frequency(fts_term(term))
-
-    def _frequency(self, term: str) -> int:
-        row = self.db.execute("SELECT doc FROM lexical_vocab WHERE term = ?", (term,)).fetchone()
+        row = self.db.execute("SELECT chunks FROM vocabulary WHERE term = ?", (term,)).fetchone()
         return int(row[0]) if row else 0
+
+    def average_length(self) -> float:
+        """The average number of terms in a chunk (stored in ``meta`` when a generation is built)."""
+        if self._average is None or self.writable:
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'average_length'").fetchone()
+            if row is not None and not self.writable:
+                self._average = float(json.loads(row[0]))
+            else:
+                self._average = float(self.db.execute("SELECT avg(length) FROM chunks").fetchone()[0] or 0.0)
+        return self._average
+
+    def seal(self) -> None:
+        """Store what a published generation reads instead of computing it from every chunk."""
+        self.set_meta({"average_length": self.average_length()})
 
     def mentions(self, word: str) -> bool:
         """Whether a document has a word starting with ``word`` (folded, as :func:`folded_words`)."""

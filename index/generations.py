@@ -59,8 +59,12 @@ class Layout:
     """Where the generations of the index for ``settings`` live, and how they are switched."""
 
     def __init__(self, settings: Settings) -> None:
+        from index.remote import ServerCatalogs
+
         self.settings = settings
         self.root = settings.resolved_index_dir
+        # With a server, the published pointer and the catalogs live there too (index.remote).
+        self.remote = ServerCatalogs(settings) if settings.chroma_host else None
 
     def generation(self, name: str) -> Generation:
         collection = (
@@ -69,7 +73,11 @@ class Layout:
         return Generation(name, self.root / name, collection)
 
     def current_name(self) -> str | None:
-        """The published generation's name (a few bytes read: cheap enough for every question)."""
+        """The published generation's name (a few bytes read: cheap enough for every question;
+        with a server, its pointer, asked at most once a second)."""
+        if self.remote is not None:
+            name = self.remote.current_name()
+            return name if name and _NAME.fullmatch(name) else None
         try:
             name = (self.root / CURRENT).read_text(encoding="ascii").strip()
         except FileNotFoundError:
@@ -83,6 +91,8 @@ class Layout:
     def current(self) -> Generation:
         """The published generation; ``IndexMissingError`` when there is none."""
         name = self.current_name()
+        if name is not None and self.remote is not None and not (self.root / name / CATALOG_NAME).is_file():
+            self.remote.download(name, self.root / name / CATALOG_NAME)  # built on another machine
         if name is None or not (self.root / name / CATALOG_NAME).is_file():
             if (self.root / "manifest.json").is_file():
                 raise IndexMissingError(
@@ -100,13 +110,17 @@ class Layout:
         """A fresh, empty folder for the next generation (call with the build lock held)."""
         names = self.names()
         current = self.current_name()
-        last = max([int(n[1:]) for n in names] + [int(current[1:]) if current else 0])
+        remote = self.remote.generation_numbers() if self.remote is not None else []
+        last = max([int(n[1:]) for n in names] + [int(current[1:]) if current else 0] + remote)
         generation = self.generation(f"g{last + 1:06d}")
         generation.folder.mkdir(parents=True)
         return generation
 
     def publish(self, generation: Generation) -> None:
-        """Make ``generation`` the served one: one atomic rename of a file written and synced."""
+        """Make ``generation`` the served one: one atomic rename of a file written and synced
+        (with a server, after its catalog is uploaded and the server's pointer moved)."""
+        if self.remote is not None:
+            self.remote.publish(generation.name, generation.catalog_path)
         tmp = self.root / f".{CURRENT}.{os.getpid()}"
         with open(tmp, "w", encoding="ascii") as handle:
             handle.write(generation.name + "\n")
@@ -121,8 +135,12 @@ class Layout:
                 os.close(directory)
 
     def stale(self, keep: set[str]) -> list[Generation]:
-        """Generations other than ``keep``: unpublished leftovers of killed builds, or superseded."""
-        return [self.generation(n) for n in self.names() if n not in keep]
+        """Generations other than ``keep``: unpublished leftovers of killed builds, or superseded
+        (with a server, those it holds too, whichever machine built them)."""
+        names = set(self.names())
+        if self.remote is not None:
+            names |= {f"g{n:06d}" for n in self.remote.generation_numbers()}
+        return [self.generation(n) for n in sorted(names) if n not in keep]
 
     def set_aside(self, generation: Generation, why: str) -> Path:
         """Move a damaged generation out of the way (kept for inspection, never read again)."""

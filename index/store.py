@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -152,6 +151,11 @@ def vector_store(
         raise chroma_error(error, f"Cannot open the collection {generation.collection}") from error
 
 
+# Rows read or deleted per Chroma call: its SQLite statements take at most 32,766 variables, so one
+# get() or delete() of more rows fails ("too many SQL variables").
+PAGE = 5_000
+
+
 def copy_vectors(source: Chroma, target: Chroma) -> int:
     """Copy every row (id, text, metadata, vector) of one collection into another, ``PAGE`` rows
     at a time: how a server's generation starts from the one before it."""
@@ -169,42 +173,6 @@ def copy_vectors(source: Chroma, target: Chroma) -> int:
         copied += len(rows["ids"])
         if len(rows["ids"]) < PAGE:
             return copied
-
-
-@dataclass
-class StoredChunk:
-    """A chunk as read back from the store."""
-
-    id: str
-    text: str
-    metadata: dict[str, Any]
-
-
-# Rows read or deleted per Chroma call: its SQLite statements take at most 32,766 variables, so one
-# get() of every row fails ("too many SQL variables") past about 32,000 chunks.
-PAGE = 5_000
-
-
-def read_all_chunks(store: Chroma) -> list[StoredChunk]:
-    """Every chunk in the collection, in document and reading order, read ``PAGE`` rows at a time."""
-    ids: list[str] = []
-    texts: list[str] = []
-    metas: list[dict[str, Any]] = []
-    try:
-        while True:
-            rows = store.get(include=["documents", "metadatas"], limit=PAGE, offset=len(ids))
-            ids += rows["ids"]
-            texts += rows["documents"]
-            metas += [dict(m or {}) for m in rows["metadatas"]]
-            if len(rows["ids"]) < PAGE:
-                break
-    except BaseException as error:
-        if not is_chroma_failure(error):
-            raise
-        raise chroma_error(error, "Cannot read the chunks back from Chroma") from error
-    chunks = [StoredChunk(i, text, meta) for i, text, meta in zip(ids, texts, metas, strict=True)]
-    chunks.sort(key=lambda c: (str(c.metadata.get("source")), int(c.metadata.get("start", 0))))
-    return chunks
 
 
 def delete_chunks(store: Chroma, ids: list[str]) -> None:

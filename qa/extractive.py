@@ -12,7 +12,6 @@ right below ``Settings.abstain_below`` (by default the threshold the model was t
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -525,13 +524,3 @@ def _long_date(iso: str) -> str:
     """``2024-07-05`` as ``July 5, 2024``."""
     year, month, day = (int(part) for part in iso.split("-"))
     return f"{MONTHS[month - 1].title()} {day}, {year}"
-
-
-def idf_table(documents: list[list[str]]) -> dict[str, float]:
-    """Smoothed inverse document frequency of every term in tokenised ``documents``."""
-    frequency: dict[str, int] = {}
-    for document in documents:
-        for term in set(document):
-            frequency[term] = frequency.get(term, 0) + 1
-    n = len(documents)
-    return {term: math.log((n + 1) / (df + 0.5)) for term, df in frequency.items()}

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
     from index.build import BuildReport, Progress
+    from index.generations import Layout
     from index.metadata import DocumentMetadata
     from qa.retrieve import Retriever
 
@@ -115,6 +116,12 @@ class Pipeline:
 
         return embedder(self.settings)
 
+    @cached_property
+    def _layout(self) -> Layout:
+        from index.generations import Layout
+
+        return Layout(self.settings)
+
     @property
     def judge(self) -> SupportJudge:
         """The judge of extractive answers (the one given to the constructor, if any)."""
@@ -167,14 +174,13 @@ class Pipeline:
 
     def served(self) -> ServedIndex:
         """The published generation, opened; reopened when a build has published another since."""
-        from index.generations import Layout
 
         served = self._served
-        name = Layout(self.settings).current_name()
+        name = self._layout.current_name()
         if served is not None and served.name == name:
             return served
         with self._lock:
-            if self._served is not None and self._served.name == Layout(self.settings).current_name():
+            if self._served is not None and self._served.name == self._layout.current_name():
                 return self._served
             if self.settings.auto_build and not self._synced:
                 self._build_quietly()
@@ -216,11 +222,10 @@ class Pipeline:
     def _open(self) -> ServedIndex:
         from index.build import embedding_record
         from index.catalog import Catalog
-        from index.generations import Layout
         from index.manifest import read_manifest
         from index.store import chunking_record, vector_store
 
-        generation = Layout(self.settings).current()
+        generation = self._layout.current()
         catalog = Catalog(generation.catalog_path)
         try:
             manifest = read_manifest(catalog)

@@ -91,3 +91,42 @@ def test_unreachable_server_is_a_clear_error(tmp_path: Path, embeddings) -> None
     )
     with pytest.raises(QAError, match="Cannot reach the Chroma server"):
         build_index(settings, embeddings=embeddings)
+
+
+def test_a_second_machine_serves_the_same_generations(chroma_server: int, tmp_path: Path, embeddings) -> None:  # type: ignore[no-untyped-def]
+    """The published pointer and the catalog live on the server: a machine with an empty data
+    folder answers from what another built, and follows its next build without a restart."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    shutil.copy(SEEDS / "001_8ecca554f728260b.txt", seeds)
+
+    def machine(name: str) -> Settings:
+        return Settings(  # type: ignore[call-arg]
+            seeds_dir=seeds if name == "a" else tmp_path / "b-seeds",  # b has no seeds at all
+            data_dir=tmp_path / name,
+            chroma_host="127.0.0.1",
+            chroma_port=chroma_server,
+            auto_build=name == "a",
+            _env_file=None,
+        )
+
+    first = build_index(machine("a"), embeddings=embeddings)
+    b = Pipeline(machine("b"), embeddings=embeddings)
+    answer = b.ask("Who reported 12,000 troops?")
+    assert "Ukrainian intelligence" in answer.text and answer.index_generation == first.generation
+    assert b.document("001_8ecca554f728260b.txt").text == (seeds / "001_8ecca554f728260b.txt").read_text()
+
+    shutil.copy(SEEDS / "003_723e4cc2753bc6ea.txt", seeds)
+    second = build_index(machine("a"), embeddings=embeddings)
+    assert second.added == ["003_723e4cc2753bc6ea.txt"]
+    time.sleep(1.1)  # b asks the server for the published generation at most once a second
+    assert "003_723e4cc2753bc6ea.txt" in b.sources()
+    assert b.ask("Who reported 12,000 troops?").index_generation == second.generation
+
+    third = build_index(machine("a"), embeddings=embeddings, rebuild=True)
+    names = sorted(c.name for c in Pipeline(machine("a")).served().store._client.list_collections())
+    assert names == sorted(
+        [f"seeds-{g}" for g in (second.generation, third.generation)]
+        + [f"seeds--catalog-{g}" for g in (second.generation, third.generation)]
+        + ["seeds--current"]
+    )  # the first generation is gone from the server
