@@ -153,7 +153,8 @@ def build_index(
             report.total_chunks = base[1].chunk_count()
             report.generation = base[0].name
             base[1].close()
-            _remove_leftovers(settings, layout, keep={base[0].name})
+            # Only what builds that died left: the generation before is kept, as after a publish.
+            _remove_leftovers(settings, layout, keep={base[0].name}, newer_than=base[0].name)
             return report
         if base is not None:
             base[1].close()
@@ -342,10 +343,12 @@ def _discard(settings: Settings, generation: Generation, *, unpublished: bool = 
     remove(generation)
 
 
-def _remove_leftovers(settings: Settings, layout: Layout, keep: set[str]) -> None:
-    """Remove superseded generations and the unpublished folders of builds that died."""
+def _remove_leftovers(settings: Settings, layout: Layout, keep: set[str], newer_than: str = "") -> None:
+    """Remove superseded generations and the unpublished folders of builds that died (with
+    ``newer_than``, only generations numbered above it)."""
     for generation in layout.stale(keep):
-        _discard(settings, generation, unpublished=False)
+        if generation.name > newer_than:
+            _discard(settings, generation, unpublished=generation.name > newer_than != "")
 
 
 def _write_error(error: BaseException, layout: Layout) -> QAError:
