@@ -87,6 +87,10 @@ class Library(Protocol):
 
     def mentions(self, word: str) -> bool: ...
 
+    def described(self) -> tuple[list[str], list[str], Any, list[frozenset[str]]]:
+        """Every document's name, description, description vectors (a matrix) and terms."""
+        ...
+
 
 class Answerer(Protocol):
     """Writes an answer from retrieved passages, yielding as it goes (see the module docstring)."""

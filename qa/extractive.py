@@ -470,16 +470,18 @@ class ExtractiveAnswerer:
 
     @staticmethod
     def _metadata_answer(question: Resolved, field: str, passages: list[Passage], library: Library) -> Draft:
-        sources = library.sources()
-        described = [describe(s, library.metadata(s)) for s in sources]
-        vectors = library.embed([question.question, *described])
+        import numpy as np
+
+        sources, _, matrix, described_terms = library.described()
+        cosines = (matrix @ np.asarray(library.embed([question.question])[0], dtype=np.float32)).tolist()
         asked = set(terms(question.question))
-        votes = {s: sum(1 / p.rank for p in passages if p.source == s) for s in sources}
+        votes: dict[str, float] = {}
+        for passage in passages:
+            votes[passage.source] = votes.get(passage.source, 0.0) + 1 / passage.rank
 
         def fit(i: int) -> float:
-            cosine = sum(a * b for a, b in zip(vectors[0], vectors[i + 1], strict=True))
-            named = len(asked & set(terms(described[i]))) / (len(asked) or 1)
-            return cosine + named + 0.2 * votes[sources[i]]
+            named = len(asked & described_terms[i]) / (len(asked) or 1)
+            return cosines[i] + named + 0.2 * votes.get(sources[i], 0.0)
 
         source = sources[max(range(len(sources)), key=fit)]
         meta = library.metadata(source)

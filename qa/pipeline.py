@@ -171,6 +171,7 @@ class Pipeline:
         A later call opens a newer generation once one is published."""
         served = self.served()
         served.retriever.retrieve("warm up the index", top_k=1)
+        served.described()  # what a metadata question compares with: every document's description
 
     def served(self) -> ServedIndex:
         """The published generation, opened; reopened when a build has published another since."""
@@ -346,6 +347,9 @@ class Pipeline:
 
     def mentions(self, word: str) -> bool:
         return self.served().mentions(word)
+
+    def described(self) -> tuple[list[str], list[str], Any, list[frozenset[str]]]:
+        return self.served().described()
 
     @property
     def answerer_names(self) -> list[str]:

@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from qa.errors import UnknownSourceError
 
@@ -82,6 +82,7 @@ class ServedIndex:
         self._chunks = catalog.chunk_count()
         self._idf: dict[str, float] = {}
         self._texts: OrderedDict[str, str] = OrderedDict()  # the last few documents read
+        self._described: tuple[list[str], list[str], Any, list[frozenset[str]]] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -120,6 +121,23 @@ class ServedIndex:
         if metadata is None:
             raise UnknownSourceError(f"No document named {source!r} in the index")
         return metadata
+
+    def described(self) -> tuple[list[str], list[str], Any, list[frozenset[str]]]:
+        """Every document's name, description, description vector (one matrix) and description
+        terms, read once per generation: a metadata question compares the question with them all."""
+        with self._lock:
+            if self._described is None:
+                import numpy as np
+
+                from qa.extractive import describe
+                from qa.lexical import terms
+
+                rows = list(self.catalog.records())
+                sources = [source for source, *_ in rows]
+                texts = [describe(source, meta) for source, _, _, _, meta in rows]
+                matrix = np.asarray(self.embed(texts), dtype=np.float32).reshape(len(texts), -1)
+                self._described = (sources, texts, matrix, [frozenset(terms(t)) for t in texts])
+            return self._described
 
     def idf(self, term: str) -> float:
         """Smoothed inverse document frequency over the chunks; a word no chunk holds weighs as the rarest."""

@@ -249,6 +249,20 @@ def bench_corpus(chunks: int, stand_in: bool, keep: bool) -> None:
         shutil.rmtree(index_dir, ignore_errors=True)
 
 
+def bench_serving(chunks: int, stand_in: bool) -> None:
+    """The serving half of ``corpus`` again, on an index kept by ``corpus --keep``."""
+    name = f"{chunks // 1000}k" + ("-stand-in" if stand_in else "")
+    seeds, index_dir = WORK / f"seeds-{chunks // 1000}k", WORK / f"index-{name}"
+    probe_run = subprocess.run(
+        [sys.executable, __file__, "probe", "--seeds", str(seeds), "--index", str(index_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    record({"bench": "serving", "corpus": name, **json.loads(probe_run.stdout.strip().splitlines()[-1])})
+
+
 def probe(seeds: Path, index_dir: Path) -> None:
     """In a new process: start to first answer, then query latency and peak memory."""
     started = time.perf_counter()
@@ -300,8 +314,9 @@ def report() -> None:
 
     rows = [json.loads(line) for line in (OUT / "results.jsonl").read_text(encoding="utf-8").splitlines()]
     latest: dict[str, dict] = {}  # type: ignore[type-arg]
-    for row in rows:
-        latest[row.get("corpus", row["bench"])] = row
+    for row in rows:  # a later serving run of a kept index replaces its serving figures
+        key = row.get("corpus", row["bench"])
+        latest[key] = {**latest.get(key, {}), **row, "bench": latest.get(key, row)["bench"]}
     corpora = sorted((r for r in latest.values() if r["bench"] == "corpus"), key=lambda r: r["chunks"])
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     for kind, marker in (("model", "o"), ("stand-in", "s")):
@@ -350,12 +365,19 @@ def main() -> int:
     probing = commands.add_parser("probe")
     probing.add_argument("--seeds", type=Path, required=True)
     probing.add_argument("--index", type=Path, required=True)
+    serving = commands.add_parser(
+        "serving", help="the serving figures again, on an index kept by corpus --keep"
+    )
+    serving.add_argument("--chunks", type=int, required=True)
+    serving.add_argument("--stand-in", action="store_true")
     commands.add_parser("report")
     args = parser.parse_args()
     if args.command == "seeds":
         bench_seeds(args.repeat)
     elif args.command == "corpus":
         bench_corpus(args.chunks, args.stand_in, args.keep)
+    elif args.command == "serving":
+        bench_serving(args.chunks, args.stand_in)
     elif args.command == "probe":
         probe(args.seeds, args.index)
     else:
