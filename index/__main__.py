@@ -36,6 +36,10 @@ def _build(settings: Settings, rebuild: bool, wait: bool) -> int:
         print(f"error: {error}", file=sys.stderr)
     for skipped in report.skipped:
         print(f"skipped: {skipped} (not .txt or .md)", file=sys.stderr)
+    for link in report.outside:
+        print(f"skipped: {link} (a link to a file outside the seeds folder)", file=sys.stderr)
+    for duplicate, original in sorted(report.duplicates.items()):
+        print(f"skipped: {duplicate} (same content as {original}, indexed once)", file=sys.stderr)
     print(report.summary())
     where = f"{settings.chroma_host}:{settings.chroma_port}, catalog in " if settings.chroma_host else ""
     print(f"index: {where}{settings.resolved_index_dir}, generation {report.generation}")
@@ -67,6 +71,8 @@ def _status(settings: Settings) -> int:
         print(f"\n{source}: {chunks} chunks, {chars} chars, sha256 {sha256[:12]}")
         for name, value in metadata.fields().items():
             print(f"  {name:<9} {value}")
+    for duplicate, original in sorted(catalog.meta().get("duplicates", {}).items()):
+        print(f"\n{duplicate}: not indexed, same content as {original}")
     print(f"\n{documents} documents, {total} chunks")
     catalog.close()
     return 0

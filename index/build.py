@@ -67,6 +67,8 @@ class BuildReport:
     total_chunks: int = 0
     generation: str = ""
     healed: str = ""  # why the served generation was set aside and rebuilt, when it was
+    outside: list[str] = field(default_factory=list)  # links out of the seeds folder, not read
+    duplicates: dict[str, str] = field(default_factory=dict)  # seed -> the seed indexed with its content
 
     @property
     def changed(self) -> bool:
@@ -136,7 +138,12 @@ def build_index(
         # Read under the lock: seeds read before waiting for another build could be older than
         # the ones it publishes, and this build would then publish them over its work.
         loaded = load_seeds(settings.seeds_dir)
-        report = BuildReport(errors=[str(e) for e in loaded.errors], skipped=loaded.skipped)
+        report = BuildReport(
+            errors=[str(e) for e in loaded.errors],
+            skipped=loaded.skipped,
+            outside=loaded.outside,
+            duplicates=loaded.duplicates,
+        )
         served = layout.current_name()  # kept after the publish: a question may be reading it
         base = _base(settings, layout, embedding, rebuild, report, rebuild_mismatch)
         hashes = base[1].hashes() if base else {}
@@ -149,7 +156,11 @@ def build_index(
                 (report.updated if document.source in hashes else report.added).append(document.source)
         present = {d.source for d in loaded.documents} | set(loaded.unreadable)
         report.removed = sorted(s for s in hashes if s not in present)
-        if base is not None and not report.changed:
+        if (
+            base is not None
+            and not report.changed
+            and base[1].meta().get("duplicates", {}) == report.duplicates
+        ):
             report.total_chunks = base[1].chunk_count()
             report.generation = base[0].name
             base[1].close()
@@ -301,6 +312,7 @@ def _write(
             )
             catalog.put_vectors(document.source, vectors, keys)
         catalog.prune_vectors()
+        catalog.set_meta({"duplicates": report.duplicates})
         catalog.seal()
         write_manifest(
             catalog,

@@ -36,17 +36,27 @@ class LoadResult:
     errors: list[SeedError]
     skipped: list[str]
     unreadable: list[str] = field(default_factory=list)  # seeds behind ``errors``: keep what they had
+    outside: list[str] = field(default_factory=list)  # links that lead out of the seeds folder
+    duplicates: dict[str, str] = field(default_factory=dict)  # a seed -> the seed with its content
 
 
-def seed_files(seeds_dir: Path) -> tuple[list[Path], list[Path]]:
-    """``(seeds, others)``: the files to index and the ones that will be skipped, sorted."""
+def seed_files(seeds_dir: Path, outside: list[Path] | None = None) -> tuple[list[Path], list[Path]]:
+    """``(seeds, others)``: the files to index and the ones that will be skipped, sorted.
+
+    A file reached through a symbolic link that leads out of the seeds folder is neither: it is
+    added to ``outside`` (when given) and never read. A link that stays inside is followed."""
     if not seeds_dir.is_dir():
         raise NoSeedsError(
             f"Seeds folder {seeds_dir} does not exist: create it and put .txt or .md files in it"
         )
+    root = seeds_dir.resolve()
     seeds, others = [], []
     for path in sorted(p for p in seeds_dir.rglob("*") if p.is_file()):
         if any(part.startswith(".") for part in path.relative_to(seeds_dir).parts):
+            continue
+        if not path.resolve().is_relative_to(root):
+            if outside is not None:
+                outside.append(path)
             continue
         if path.suffix.lower() in SEED_SUFFIXES:
             seeds.append(path)
@@ -81,18 +91,30 @@ def read_seed(path: Path, seeds_dir: Path) -> SeedDocument:
 
 def load_seeds(seeds_dir: Path) -> LoadResult:
     """Every readable seed under ``seeds_dir``; unreadable ones are in ``errors``, never fatal."""
-    paths, others = seed_files(seeds_dir)
+    leaving: list[Path] = []
+    paths, others = seed_files(seeds_dir, leaving)
+    for link in leaving:
+        log.warning("Skipping %s: it links to a file outside the seeds folder", link.relative_to(seeds_dir))
     for other in others:
         log.warning(
             "Skipping %s: only %s files are indexed", other.relative_to(seeds_dir), "/".join(SEED_SUFFIXES)
         )
     result = LoadResult([], [], [o.relative_to(seeds_dir).as_posix() for o in others])
+    result.outside = [link.relative_to(seeds_dir).as_posix() for link in leaving]
+    first_with: dict[str, str] = {}
     for path in paths:
         try:
-            result.documents.append(read_seed(path, seeds_dir))
+            document = read_seed(path, seeds_dir)
         except SeedError as error:  # the seed itself, or its metadata sidecar
             result.errors.append(error)
             result.unreadable.append(path.relative_to(seeds_dir).as_posix())
+            continue
+        if document.sha256 in first_with:  # the same content under another name: indexed once
+            result.duplicates[document.source] = first_with[document.sha256]
+            log.warning("Skipping %s: same content as %s", document.source, first_with[document.sha256])
+            continue
+        first_with[document.sha256] = document.source
+        result.documents.append(document)
     if not paths:
         raise NoSeedsError(f"No .txt or .md files in {seeds_dir}: add the articles to index")
     return result

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.slow
 
 ALPHA = "Alpha Report\nThe alpha convoy carried 40 trucks to the border. Officials confirmed the convoy arrived.\n"
 BETA = "Beta Report\nThe beta battalion trained for six weeks near the coast. It then moved north.\n"
+TRUCKS_QUESTION = "How many trucks did the alpha convoy carry?"
 GAMMA = "Gamma Report\nGamma engineers repaired two bridges in the valley. The work took a month.\n"
 
 
@@ -187,3 +188,62 @@ def test_a_sidecar_field_is_cited_to_real_text(make_settings, embeddings) -> Non
         citation.quote == "The convoy carried 40 trucks to the border."
     )  # no title line: the opening sentence
     assert (settings.seeds_dir / "note.txt").read_text()[citation.start : citation.end] == citation.quote
+
+
+def test_links_out_of_the_seeds_folder_are_never_read(make_settings, embeddings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A symlink in seeds/ to /etc/passwd was indexed and quoted (issue 10)."""
+    settings = make_settings()
+    (settings.seeds_dir / "alpha.txt").write_text(ALPHA, encoding="utf-8")
+    secret = tmp_path / "secret.txt"
+    secret.write_text(
+        "Secret Report\nThe vault code is 4471 and only the owner knows it.\n", encoding="utf-8"
+    )
+    (settings.seeds_dir / "leak.txt").symlink_to(secret)
+    (settings.seeds_dir / "nested").mkdir()
+    (settings.seeds_dir / "nested" / "alias.md").symlink_to(settings.seeds_dir / "alpha.txt")  # inside: fine
+    outside_dir = tmp_path / "elsewhere"
+    outside_dir.mkdir()
+    (outside_dir / "more.txt").write_text(GAMMA, encoding="utf-8")
+    (settings.seeds_dir / "linked-dir").symlink_to(outside_dir, target_is_directory=True)
+    report = build_index(settings, embeddings=embeddings)
+    assert report.outside == ["leak.txt"]  # a linked folder is not walked into at all
+    assert report.added == ["alpha.txt"] and report.duplicates == {"nested/alias.md": "alpha.txt"}
+    assert catalog(settings).sources() == ["alpha.txt"]
+    answer = Pipeline(settings, embeddings=embeddings).ask("What is the vault code?")
+    assert all(p.source == "alpha.txt" for p in answer.passages) and "4471" not in answer.text
+
+
+def test_duplicate_seeds_are_indexed_once_and_named(make_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
+    """Two identical seeds under different names put the same sentence twice in one answer (issue 10)."""
+    import subprocess
+    import sys
+
+    from qa.settings import PROJECT_ROOT
+
+    settings = make_settings()
+    (settings.seeds_dir / "alpha.txt").write_text(ALPHA, encoding="utf-8")
+    build_index(settings, embeddings=embeddings)
+    (settings.seeds_dir / "copy of alpha.txt").write_text(ALPHA, encoding="utf-8")
+    report = build_index(settings, embeddings=embeddings)  # only the duplicate changed: still noted
+    assert report.duplicates == {"copy of alpha.txt": "alpha.txt"} and catalog(settings).sources() == [
+        "alpha.txt"
+    ]
+    answer = Pipeline(settings, embeddings=embeddings).ask(TRUCKS_QUESTION)
+    assert answer.text.count("40 trucks") == 1
+    status = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "index",
+            "status",
+            "--seeds",
+            str(settings.seeds_dir),
+            "--index",
+            str(settings.resolved_index_dir),
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "copy of alpha.txt: not indexed, same content as alpha.txt" in status.stdout
