@@ -359,8 +359,8 @@ def _remove_leftovers(settings: Settings, layout: Layout, keep: set[str], newer_
     """Remove superseded generations and the unpublished folders of builds that died (with
     ``newer_than``, only generations numbered above it)."""
     for generation in layout.stale(keep):
-        if generation.name > newer_than:
-            _discard(settings, generation, unpublished=generation.name > newer_than != "")
+        if generation.name > newer_than:  # with newer_than, only unpublished folders qualify
+            _discard(settings, generation, unpublished=bool(newer_than))
 
 
 def _write_error(error: BaseException, layout: Layout) -> QAError:

@@ -22,6 +22,7 @@ also works on a read-only folder).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -152,6 +153,17 @@ class Catalog:
             db.close()
         self._local = threading.local()
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction: all of the block's changes, or none of them."""
+        self.db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
     # --- the manifest
 
     def set_meta(self, values: dict[str, Any]) -> None:
@@ -168,15 +180,13 @@ class Catalog:
     def sources(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT source FROM documents ORDER BY source")]
 
-    def document_count(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM documents").fetchone()[0])
-
     def chunk_count(self) -> int:
-        if self.writable:
-            return int(self.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
-        if self._chunks is None:  # a published generation never changes
-            self._chunks = int(self.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
-        return self._chunks
+        if self._chunks is not None:
+            return self._chunks
+        count = int(self.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        if not self.writable:  # a published generation never changes
+            self._chunks = count
+        return count
 
     def text(self, source: str) -> str | None:
         row = self.db.execute("SELECT text FROM documents WHERE source = ?", (source,)).fetchone()
@@ -209,8 +219,7 @@ class Catalog:
     ) -> None:
         """Add or replace one document: ``chunks`` are ``(id, index, start, end, text, terms)``."""
         db = self.db
-        db.execute("BEGIN")
-        try:
+        with self._transaction():
             self._delete(source)
             db.execute(
                 "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -249,20 +258,10 @@ class Catalog:
                 "ON CONFLICT(word) DO UPDATE SET documents = documents + 1",
                 [(w,) for w in folded_words(text)],
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def delete_document(self, source: str) -> None:
-        db = self.db
-        db.execute("BEGIN")
-        try:
+        with self._transaction():
             self._delete(source)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def _delete(self, source: str) -> None:
         db = self.db
@@ -402,8 +401,7 @@ class Catalog:
     def put_vectors(self, source: str, vectors: dict[bytes, list[float]], keys: Iterable[bytes]) -> None:
         """Store ``vectors`` and note that ``source`` uses ``keys`` (some stored already)."""
         db = self.db
-        db.execute("BEGIN")
-        try:
+        with self._transaction():
             db.executemany(
                 "INSERT OR IGNORE INTO vectors(key, vector) VALUES (?, ?)",
                 [(k, pack(v)) for k, v in vectors.items()],
@@ -411,10 +409,6 @@ class Catalog:
             db.executemany(
                 "INSERT OR IGNORE INTO refs(source, key) VALUES (?, ?)", [(source, k) for k in keys]
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def prune_vectors(self) -> None:
         """Drop vectors no document uses any more."""

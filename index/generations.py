@@ -22,7 +22,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -154,7 +154,7 @@ class Layout:
         return [p for p in (self.root / "manifest.json", self.root / "chroma") if p.exists()]
 
     @contextlib.contextmanager
-    def build_lock(self, wait: bool = True, on_wait: object = None) -> Iterator[None]:
+    def build_lock(self, wait: bool = True, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
         """Hold the lock that lets one build run at a time (across processes).
 
         ``wait=False`` raises ``IndexBusyError`` at once when another build holds it; otherwise
@@ -175,7 +175,7 @@ class Layout:
                 message = f"Another build of {self.root} is running{holder}"
                 if not wait:
                     raise IndexBusyError(f"{message}; try again when it has finished") from None
-                if callable(on_wait):
+                if on_wait is not None:
                     on_wait(f"{message}; waiting for it to finish…")
                 fcntl.flock(handle, fcntl.LOCK_EX)
             handle.seek(0)

@@ -98,7 +98,6 @@ class Pipeline:
         self._served: ServedIndex | None = None
         self._retired: ServedIndex | None = None  # the generation served before: a question may still read it
         self.stale_sources: list[str] = []  # seeds changed, added or removed since the served generation
-        self.last_build: BuildReport | None = None
         self._synced = False  # whether ensure_index has run: load() need not run it again
         self._seeds_signature: tuple[tuple[str, int, int], ...] | None = None
         self._watcher: threading.Thread | None = None
@@ -158,7 +157,6 @@ class Pipeline:
             rebuild_mismatch=self.settings.auto_build,  # an index of other settings is rebuilt, not refused
         )
         self._synced = True
-        self.last_build = report
         for error in report.errors:
             log.warning("%s", error)
         self.stale_sources = []
@@ -175,7 +173,6 @@ class Pipeline:
 
     def served(self) -> ServedIndex:
         """The published generation, opened; reopened when a build has published another since."""
-
         served = self._served
         name = self._layout.current_name()
         if served is not None and served.name == name:
@@ -240,7 +237,7 @@ class Pipeline:
         except BaseException:
             catalog.close()
             raise
-        return ServedIndex(self.settings, generation, catalog, store, manifest, self._cache, self._embed_now)
+        return ServedIndex(self.settings, generation, catalog, store, self._cache, self._embed_now)
 
     @property
     def retriever(self) -> Retriever:
@@ -336,11 +333,14 @@ class Pipeline:
         return self._embed_now(texts)
 
     def _embed_now(self, texts: list[str]) -> list[list[float]]:
-        missing = [t for t in dict.fromkeys(texts) if self._cache.get(t) is None]
+        """Embeddings from the cache or the model (each text once), the new ones cached."""
+        found = {t: v for t in dict.fromkeys(texts) if (v := self._cache.get(t)) is not None}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
             for text, vector in zip(missing, self.embeddings.embed_documents(missing), strict=True):
+                found[text] = vector
                 self._cache.put(text, vector)
-        return [self._cache.get(t) or self.embeddings.embed_documents([t])[0] for t in texts]  # type: ignore[misc]
+        return [found[t] for t in texts]  # type: ignore[misc]
 
     def idf(self, term: str) -> float:
         return self.served().idf(term)

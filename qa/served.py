@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
     from index.catalog import Catalog
     from index.generations import Generation
-    from index.manifest import Manifest
     from index.metadata import DocumentMetadata
     from qa.retrieve import Retriever
     from qa.settings import Settings
@@ -55,9 +54,6 @@ class VectorCache:
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
 
-    def __len__(self) -> int:
-        return len(self._items)
-
 
 class ServedIndex:
     """A generation opened for answering; see the module docstring."""
@@ -68,7 +64,6 @@ class ServedIndex:
         generation: Generation,
         catalog: Catalog,
         store: Chroma,
-        manifest: Manifest,
         cache: VectorCache,
         embed_texts: Callable[[list[str]], list[Vector]],
     ) -> None:
@@ -76,10 +71,8 @@ class ServedIndex:
         self.generation = generation
         self.catalog = catalog
         self.store = store
-        self.manifest = manifest
         self._cache = cache
         self._embed_texts = embed_texts
-        self._chunks = catalog.chunk_count()
         self._idf: dict[str, float] = {}
         self._texts: OrderedDict[str, str] = OrderedDict()  # the last few documents read
         self._described: tuple[list[str], list[str], Any, list[frozenset[str]]] | None = None
@@ -145,7 +138,7 @@ class ServedIndex:
             df = self.catalog.document_frequency(term) or 1
             if len(self._idf) > 50_000:
                 self._idf.clear()
-            self._idf[term] = math.log((self._chunks + 1) / (df + 0.5))
+            self._idf[term] = math.log((self.catalog.chunk_count() + 1) / (df + 0.5))
         return self._idf[term]
 
     def mentions(self, word: str) -> bool:
@@ -167,10 +160,8 @@ class ServedIndex:
                 found[keys[key]] = vector
                 self._cache.put(keys[key], vector)
             computed = [t for t in missing if t not in found]
-            if computed:
-                for text, vector in zip(computed, self._embed_texts(computed), strict=True):
-                    found[text] = vector
-                    self._cache.put(text, vector)
+            if computed:  # embedded now, and cached by the embedder
+                found.update(zip(computed, self._embed_texts(computed), strict=True))
         return [found[t] for t in texts]
 
     def close(self) -> None:

@@ -218,14 +218,7 @@ def bench_corpus(chunks: int, stand_in: bool, keep: bool) -> None:
     started = time.perf_counter()
     report = build_index(settings, embeddings=embeddings)
     took = time.perf_counter() - started
-    probe = subprocess.run(
-        [sys.executable, __file__, "probe", "--seeds", str(seeds), "--index", str(index_dir)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    served = json.loads(probe.stdout.strip().splitlines()[-1])
+    served = probe_in_new_process(seeds, index_dir)
     record(
         {
             "bench": "corpus",
@@ -253,14 +246,19 @@ def bench_serving(chunks: int, stand_in: bool) -> None:
     """The serving half of ``corpus`` again, on an index kept by ``corpus --keep``."""
     name = f"{chunks // 1000}k" + ("-stand-in" if stand_in else "")
     seeds, index_dir = WORK / f"seeds-{chunks // 1000}k", WORK / f"index-{name}"
-    probe_run = subprocess.run(
+    record({"bench": "serving", "corpus": name, **probe_in_new_process(seeds, index_dir)})
+
+
+def probe_in_new_process(seeds: Path, index_dir: Path) -> dict[str, object]:
+    """:func:`probe` in a process of its own (its start-up and memory are what is measured)."""
+    run = subprocess.run(
         [sys.executable, __file__, "probe", "--seeds", str(seeds), "--index", str(index_dir)],
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
     )
-    record({"bench": "serving", "corpus": name, **json.loads(probe_run.stdout.strip().splitlines()[-1])})
+    return json.loads(run.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def probe(seeds: Path, index_dir: Path) -> None:

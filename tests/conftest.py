@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,3 +61,10 @@ def make_settings(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
         return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
 
     yield make
+
+
+def index_cli(settings: Settings, *args: str, **options: object) -> subprocess.CompletedProcess[str]:
+    """``python -m index ARGS`` in a process of its own, on ``settings``' seeds and index folders."""
+    command = [sys.executable, "-m", "index", *args, "--seeds", str(settings.seeds_dir)]
+    command += ["--index", str(settings.resolved_index_dir)]
+    return subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, **options)  # type: ignore[call-overload, no-any-return]

@@ -21,6 +21,7 @@ from index.generations import Layout
 from qa.errors import IndexBusyError, IndexWriteError
 from qa.pipeline import Pipeline
 from qa.settings import PROJECT_ROOT
+from tests.conftest import index_cli
 
 pytestmark = pytest.mark.slow
 
@@ -188,23 +189,7 @@ def test_two_builds_at_once_one_waits_for_the_other(make_settings, embeddings, t
     with Layout(settings).build_lock():  # a build is running: --no-wait says so and exits 1
         with pytest.raises(IndexBusyError, match="Another build"):
             build_index(settings, embeddings=embeddings, wait=False)
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "index",
-                "build",
-                "--no-wait",
-                "--seeds",
-                str(settings.seeds_dir),
-                "--index",
-                str(settings.resolved_index_dir),
-            ],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = index_cli(settings, "build", "--no-wait", timeout=120)
     assert (
         done.returncode == 1
         and done.stderr.startswith("error: Another build of")
@@ -304,21 +289,7 @@ def tmpfs(path: Path, size: str):  # type: ignore[no-untyped-def]
 def test_a_read_only_index_is_served(make_settings, embeddings, tmp_path) -> None:  # type: ignore[no-untyped-def]
     with tmpfs(tmp_path / "disk", "64m") as disk:
         settings = seeded(make_settings, index_dir=disk / "index")
-        subprocess.run(  # another process built it: this one holds no file of it open for writing
-            [
-                sys.executable,
-                "-m",
-                "index",
-                "build",
-                "--seeds",
-                str(settings.seeds_dir),
-                "--index",
-                str(disk / "index"),
-            ],
-            cwd=PROJECT_ROOT,
-            check=True,
-            capture_output=True,
-        )
+        index_cli(settings, "build", check=True)  # another process built it: none of its files open here
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
         (settings.seeds_dir / "gamma.txt").write_text(GAMMA, encoding="utf-8")  # cannot be indexed now
         pipeline = Pipeline(settings, embeddings=embeddings)  # auto_build on: it tries, then serves

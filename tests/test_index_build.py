@@ -12,6 +12,7 @@ from index.generations import Layout
 from index.store import chroma_client
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, NoSeedsError
 from qa.pipeline import Pipeline
+from tests.conftest import index_cli
 
 pytestmark = pytest.mark.slow
 
@@ -215,11 +216,6 @@ def test_links_out_of_the_seeds_folder_are_never_read(make_settings, embeddings,
 
 def test_duplicate_seeds_are_indexed_once_and_named(make_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
     """Two identical seeds under different names put the same sentence twice in one answer (issue 10)."""
-    import subprocess
-    import sys
-
-    from qa.settings import PROJECT_ROOT
-
     settings = make_settings()
     (settings.seeds_dir / "alpha.txt").write_text(ALPHA, encoding="utf-8")
     build_index(settings, embeddings=embeddings)
@@ -230,20 +226,5 @@ def test_duplicate_seeds_are_indexed_once_and_named(make_settings, embeddings) -
     ]
     answer = Pipeline(settings, embeddings=embeddings).ask(TRUCKS_QUESTION)
     assert answer.text.count("40 trucks") == 1
-    status = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "index",
-            "status",
-            "--seeds",
-            str(settings.seeds_dir),
-            "--index",
-            str(settings.resolved_index_dir),
-        ],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    status = index_cli(settings, "status", check=True)
     assert "copy of alpha.txt: not indexed, same content as alpha.txt" in status.stdout
