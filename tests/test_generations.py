@@ -97,19 +97,29 @@ def progress(done, total, source):
     with marks.open("a") as f:
         f.write(f"{done} {total}\\n")
     time.sleep(0.3)
-report = build_index(Settings(seeds_dir=Path(sys.argv[1]), data_dir=Path(sys.argv[2]), _env_file=None), progress=progress)
+settings = Settings(seeds_dir=Path(sys.argv[1]), data_dir=Path(sys.argv[2]), _env_file=None)
+report = build_index(settings, progress=progress, rebuild=sys.argv[4:] == ["rebuild"])
 print(report.generation)
 """
 
 
-def slow_build(settings, marks: Path) -> subprocess.Popen:  # type: ignore[type-arg, no-untyped-def]
+def slow_build(settings, marks: Path, rebuild: bool = False) -> subprocess.Popen:  # type: ignore[type-arg, no-untyped-def]
     return subprocess.Popen(
-        [sys.executable, "-c", SLOW_BUILD, str(settings.seeds_dir), str(settings.data_dir), str(marks)],
+        [sys.executable, "-c", SLOW_BUILD, str(settings.seeds_dir), str(settings.data_dir), str(marks)]
+        + (["rebuild"] if rebuild else []),
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def after_chunks(settings) -> int:  # type: ignore[no-untyped-def]
+    """The chunks Chroma holds for the served generation."""
+    from index.store import chroma_client
+
+    generation = Layout(settings).current()
+    return int(chroma_client(settings, generation).get_collection(generation.collection).count())
 
 
 def wait_for(condition, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
@@ -119,7 +129,7 @@ def wait_for(condition, timeout: float = 120.0) -> None:  # type: ignore[no-unty
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("point", ["first", "last"])
+@pytest.mark.parametrize("point", ["first", "last", "rebuild"])
 def test_a_build_killed_midway_never_touches_the_served_generation(
     make_settings, embeddings, tmp_path, point
 ) -> None:  # type: ignore[no-untyped-def]
@@ -131,12 +141,12 @@ def test_a_build_killed_midway_never_touches_the_served_generation(
     (settings.seeds_dir / "alpha.txt").write_text(ALPHA.replace("40", "55"), encoding="utf-8")
     (settings.seeds_dir / "gamma.txt").write_text(GAMMA, encoding="utf-8")
     marks = tmp_path / f"marks-{point}"
-    build = slow_build(settings, marks)
+    build = slow_build(settings, marks, rebuild=point == "rebuild")
 
     def reached() -> bool:
         lines = marks.read_text().split("\n") if marks.exists() else []
         done = [line.split() for line in lines if line]
-        return bool(done) and (point == "first" or done[-1][0] == done[-1][1])
+        return bool(done) and (point != "last" or done[-1][0] == done[-1][1])
 
     wait_for(reached)
     answer = pipeline.ask(TRUCKS)  # answered from the served generation while the build runs
@@ -146,6 +156,9 @@ def test_a_build_killed_midway_never_touches_the_served_generation(
     assert Layout(settings).current_name() == served and len(Layout(settings).names()) == 2  # its leftover
     after = pipeline.ask(TRUCKS)
     assert "40 trucks" in after.text and quoted_from_its_generation(settings, after)
+    status = index_cli(settings, "status")  # a killed --rebuild left an empty index reported as full
+    assert status.returncode == 0 and f"generation {served}" in status.stdout
+    assert status.stdout.rstrip().endswith(f"2 documents, {after_chunks(settings)} chunks")
 
     report = build_index(settings, embeddings=embeddings)  # the next build removes the leftover
     assert report.added == ["gamma.txt"] and report.updated == ["alpha.txt"]
