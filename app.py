@@ -27,6 +27,7 @@ import html
 import logging
 import os
 import re
+import sys
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from qa.answer import render_sentence
-from qa.errors import InvalidQuestionError, QAError, UnknownSourceError
+from qa.display import visible
+from qa.errors import InvalidRequestError, QAError, UnknownSourceError
 from qa.schema import AnswerEvent, NoticeEvent, SentenceEvent, TokenEvent
 
 if TYPE_CHECKING:
@@ -58,6 +60,7 @@ EXAMPLES = [
 ]
 DOC_ROUTE = "doc"  # the document view lives at /doc/{source}; links to it are relative to the page
 SNIPPET_CHARS = 280
+CHAT_TURNS = 20  # earlier turns the chat sends with a question: follow-ups read the last few
 ANSWERER_HELP = {  # the settings panel's note on each answerer it lists
     "extractive": "quotes the best source sentences (fast)",
     "llm": "a language model writes the answer (slow on a CPU); each sentence is checked against its "
@@ -155,9 +158,14 @@ def start_index(pipeline: Pipeline, status: IndexStatus) -> threading.Thread:
 _MARKER = re.compile(r"\[(\d+)\]")
 
 
+def escape_html(text: str, quote: bool = True) -> str:
+    """HTML-escaped text, its control characters made visible (``\\x1b``): nothing raw reaches the page."""
+    return html.escape(visible(text), quote=quote)
+
+
 def esc(text: str) -> str:
     """HTML-escaped text with its whitespace runs collapsed: ``'a <b>\\n c'`` → ``'a &lt;b&gt; c'``."""
-    return html.escape(" ".join(text.split()), quote=True)
+    return escape_html(" ".join(text.split()))
 
 
 def doc_href(source: str, start: int | None = None, end: int | None = None) -> str:
@@ -181,9 +189,9 @@ def safe_url(url: str | None) -> str | None:
 
 def link(href: str, text: str, cls: str, title: str | None = None) -> str:
     """An anchor that opens in a new tab; ``href`` and ``title`` are escaped, ``text`` is HTML."""
-    hint = f' title="{html.escape(title, quote=True)}"' if title else ""
+    hint = f' title="{escape_html(title, quote=True)}"' if title else ""
     return (
-        f'<a class="{cls}" href="{html.escape(href, quote=True)}" target="_blank" '
+        f'<a class="{cls}" href="{escape_html(href, quote=True)}" target="_blank" '
         f'rel="noopener noreferrer"{hint}>{text}</a>'
     )
 
@@ -201,7 +209,7 @@ def link_markers(text: str, citations: Sequence[Citation]) -> str:
         parts.append(esc_keep_spaces(text[last : match.start()]))
         citation = by_n.get(int(match.group(1)))
         if citation is None:
-            parts.append(html.escape(match.group(0)))
+            parts.append(escape_html(match.group(0)))
         else:
             href = doc_href(citation.source, citation.start, citation.end)
             parts.append(link(href, f"[{citation.n}]", "qa-cite", title=citation.quote))
@@ -246,7 +254,7 @@ def render_citation(citation: Citation, meta: DocumentMetadata | None, judge: st
     """One entry of an answer's source list."""
     title = citation.title or (meta.title if meta else None) or citation.source
     url = citation.url or (meta.url if meta else None)
-    hint = html.escape(support_title(judge), quote=True)
+    hint = escape_html(support_title(judge), quote=True)
     return (
         f'<div class="qa-source"><span class="qa-n">[{citation.n}]</span> '
         f'<span class="qa-title">{esc(title)}</span> <span class="qa-by">{esc(byline(meta))}</span>'
@@ -301,7 +309,7 @@ def render_confidence(answer: Answer) -> str:
     if answer.confidence is None:
         return ""
     line = (
-        f'<span class="qa-confidence" title="{html.escape(CONFIDENCE_TITLE, quote=True)}">'
+        f'<span class="qa-confidence" title="{escape_html(CONFIDENCE_TITLE, quote=True)}">'
         f"Confidence {100 * answer.confidence:.0f}% that this answers the question</span>"
     )
     if not answer.unsure:
@@ -356,7 +364,7 @@ def render_sentence_html(sentence: AnswerSentence, citations: Sequence[Citation]
         "below its threshold. The sources may not say this."
     )
     return (
-        f'<span class="qa-unsupported" title="{html.escape(hint, quote=True)}">{shown} '
+        f'<span class="qa-unsupported" title="{escape_html(hint, quote=True)}">{shown} '
         '<span class="qa-unsupported-label">unsupported</span></span>'
     )
 
@@ -548,10 +556,10 @@ def highlight(text: str, start: int | None, end: int | None) -> str:
     'a <mark id="cited">&lt;b&gt;</mark> c'
     """
     if start is None or end is None or not 0 <= start < end <= len(text):
-        return html.escape(text)
+        return escape_html(text)
     return (
-        f'{html.escape(text[:start])}<mark id="cited">{html.escape(text[start:end])}</mark>'
-        f"{html.escape(text[end:])}"
+        f'{escape_html(text[:start])}<mark id="cited">{escape_html(text[start:end])}</mark>'
+        f"{escape_html(text[end:])}"
     )
 
 
@@ -576,7 +584,7 @@ def render_document(document: SourceDocument, start: int | None, end: int | None
     """The document view's page; the cited span is marked and the URL's ``#cited`` scrolls to it."""
     meta = document.metadata
     title = meta.title or document.source
-    links = [f"<code>{html.escape(document.source)}</code>"]
+    links = [f"<code>{escape_html(document.source)}</code>"]
     if url := safe_url(meta.url):
         links.append(link(url, "original article ↗", "qa-url"))
     in_range = start is not None and end is not None and 0 <= start < end <= len(document.text)
@@ -584,8 +592,8 @@ def render_document(document: SourceDocument, start: int | None, end: int | None
     if (start is not None or end is not None) and not in_range:
         note = '<p class="note">The requested span is not in this document; showing it whole.</p>'
     return DOC_PAGE.format(
-        title=html.escape(title),
-        byline=html.escape(byline(meta)),
+        title=escape_html(title),
+        byline=escape_html(byline(meta)),
         links=" · ".join(links),
         note=note,
         body=highlight(document.text, start, end),
@@ -594,7 +602,7 @@ def render_document(document: SourceDocument, start: int | None, end: int | None
 
 def error_page(title: str, message: str) -> str:
     """A small page saying what went wrong, e.g. ``Not found``."""
-    title, message = html.escape(title), html.escape(message)
+    title, message = escape_html(title), escape_html(message)
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>'
         f"<body><h1>{title}</h1><p>{message}</p></body></html>"
@@ -663,13 +671,16 @@ class Chat:
         import gradio as gr
 
         chat, turns = list(chat or []), list(turns or [])
-        try:
-            question = self.pipeline.check_question(question)
-        except InvalidQuestionError as error:
-            gr.Warning(str(error))
-            yield chat, turns, question
+        try:  # the page's own controls can still send what the request model refuses (a pasted ESC)
+            request = self.pipeline.request(
+                question, turns[-CHAT_TURNS:], top_k=top_k, answerer=answerer or None
+            )
+        except InvalidRequestError as error:
+            gr.Warning(visible(str(error)))
+            yield chat, turns, question  # the question stays in the box, to be corrected
             return
-        chat.append({"role": "user", "content": html.escape(question)})
+        question = request.question
+        chat.append({"role": "user", "content": escape_html(question)})
         yield with_reply(chat, render_notice("Searching the articles…", "qa-status")), turns, ""
         for waiting in self.wait_for_index(chat):
             yield waiting, turns, ""
@@ -678,8 +689,7 @@ class Chat:
         try:
             if self.status.failed:
                 raise QAError(self.status.message)
-            history = [(role, text) for role, text in turns]
-            for event in self.pipeline.stream(question, history, top_k=int(top_k), answerer=answerer):
+            for event in self.pipeline.stream_request(request):
                 if isinstance(event, AnswerEvent):
                     answer = event.answer
                     continue
@@ -707,6 +717,8 @@ class Chat:
         history: list[list[str]] | None = None,
         top_k: int | None = None,
         answerer: str | None = None,
+        sources: list[str] | None = None,
+        mode: str | None = None,
     ) -> dict[str, Any]:
         """Answer a question with citations, as JSON (the fields of qa.schema.Answer): text with
         [n] markers, citations (source, offsets, quote, quote support score), sentences (each with
@@ -716,24 +728,48 @@ class Chat:
         and notice / fallback_from when the answer is not what was asked for (the LLM failed, or too
         little of its answer was supported, so the extractive answer stands in).
 
+        A request that cannot be answered returns {"error": {"field": ..., "message": ..., "type": ...}}
+        instead: field names the input to change (question, history, top_k, answerer, sources, mode;
+        null when the input is not at fault, e.g. the index failed to build), message says how.
+
         Args:
             question: the question about the articles.
             history: earlier turns as [role, text] pairs, role "user" or "assistant", for follow-ups.
-            top_k: how many passages to retrieve (default: the server's setting).
+            top_k: how many passages to retrieve, 1 to 50 (default: the server's setting).
             answerer: "extractive" (quotes the source sentences; fast) or "llm" (a language model
                 writes the answer; slow on a CPU; only when the server has the llm extra installed).
                 Default: the server's setting, "extractive" unless QA_ANSWERER says otherwise.
+            sources: only search these documents (file names as in the citations).
+            mode: retrieval mode, "hybrid" (default), "dense" or "bm25".
         """
-        import gradio as gr
-
         try:
+            request = self.pipeline.request(
+                question, history, top_k=top_k, answerer=answerer, sources=sources, mode=mode
+            )
             if not self.status.wait(timeout=600):
                 raise QAError(self.status.message or "The index is still being built; try again shortly")
-            pairs = [(str(turn[0]), str(turn[1])) for turn in history or []]
-            answer = self.pipeline.ask(question, pairs, top_k=top_k or None, answerer=answerer or None)
+            answer = None
+            for event in self.pipeline.stream_request(request):
+                if isinstance(event, AnswerEvent):
+                    answer = event.answer
+            if answer is None:
+                raise QAError("The answer stream ended without an answer; try again")
         except QAError as error:
-            raise gr.Error(str(error)) from error
+            return error_body(error)
+        except Exception as error:  # never an internal message: the traceback goes to the log
+            log.exception("/ask failed")
+            return error_body(error)
         return answer.to_dict()
+
+
+def error_body(error: Exception) -> dict[str, Any]:
+    """What ``/ask`` returns for an error: ``{"error": {"field", "message", "type"}}``. A project
+    error says what to change; anything else is reported as internal, its text kept in the log."""
+    if isinstance(error, QAError):
+        field = error.field if isinstance(error, InvalidRequestError) else None
+        return {"error": {"field": field, "message": visible(str(error)), "type": type(error).__name__}}
+    message = f"Internal error ({type(error).__name__}); the server log has details"
+    return {"error": {"field": None, "message": message, "type": "InternalError"}}
 
 
 CSS = """
@@ -887,15 +923,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import uvicorn
-    from pydantic import ValidationError
 
     from qa.pipeline import Pipeline
     from qa.settings import Settings
 
     try:
-        settings = Settings()
-    except ValidationError as error:
-        raise SystemExit(f"Invalid QA_ settings:\n{error}") from None
+        settings = Settings.load()
+    except QAError as error:
+        print(f"error: {visible(str(error))}", file=sys.stderr)
+        raise SystemExit(1) from None
     app = create_app(Pipeline(settings))
     log.info("Serving http://%s:%d/ (index: %s)", args.host, args.port, settings.resolved_index_dir)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from qa.display import visible
 from qa.errors import QAError
 from qa.settings import Settings
 
@@ -70,7 +71,12 @@ def _status(settings: Settings) -> int:
         total += chunks
         print(f"\n{source}: {chunks} chunks, {chars} chars, sha256 {sha256[:12]}")
         for name, value in metadata.fields().items():
-            print(f"  {name:<9} {value}")
+            print(f"  {name:<9} {visible(value)}")
+        if metadata.repetition > settings.max_repetition:
+            print(
+                f"  {metadata.repetition:.0%} of its sentences repeat earlier ones: read as keyword-stuffed, "
+                "its passages rank after every other document's (QA_MAX_REPETITION)"
+            )
     for duplicate, original in sorted(catalog.meta().get("duplicates", {}).items()):
         print(f"\n{duplicate}: not indexed, same content as {original}")
     print(f"\n{documents} documents, {total} chunks")
@@ -94,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     overrides = {k: v for k, v in {"seeds_dir": args.seeds, "index_dir": args.index}.items() if v}
     try:
-        settings = Settings(**overrides)
+        settings = Settings.load(**overrides)
         if args.command == "build":
             return _build(settings, args.rebuild, not args.no_wait)
         return _status(settings)

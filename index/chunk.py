@@ -2,7 +2,8 @@
 
 A chunk is a run of whole sentences inside one kept region (see ``index.clean``), at most
 ``size`` characters unless a single sentence is longer (sentences are never cut). Consecutive
-chunks share whole trailing sentences of up to ``overlap`` characters. For every chunk,
+chunks share whole trailing sentences of up to ``overlap`` characters; a chunk with the same text
+as an earlier one of the document (a page that repeats itself) is left out. For every chunk,
 ``document.text[chunk.start:chunk.end] == chunk.text``.
 """
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from index.load import SeedDocument
 from index.sentences import split_sentences
 
-CHUNKER_VERSION = "sentences-2"  # bump when the cleaning or splitting rules change: the index must be rebuilt
+CHUNKER_VERSION = "sentences-3"  # bump when the cleaning or splitting rules change: the index must be rebuilt
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,15 @@ def pack_sentences(spans: list[tuple[int, int]], size: int, overlap: int) -> lis
 def chunk_document(document: SeedDocument, size: int, overlap: int) -> list[Chunk]:
     """The chunks of one document, in reading order."""
     chunks: list[Chunk] = []
+    seen: set[str] = set()  # a passage that repeats an earlier one of the document is indexed once
     for region_start, region_end in document.regions:
         spans = split_sentences(document.text, region_start, region_end)
         for start, end in pack_sentences(spans, size, overlap):
             text = document.text[start:end]
+            key = " ".join(text.casefold().split())
+            if key in seen:
+                continue
+            seen.add(key)
             digest = hashlib.sha1(f"{document.sha256}:{start}:{end}".encode()).hexdigest()[:12]
             chunks.append(
                 Chunk(

@@ -391,6 +391,32 @@ def boilerplate(text: str, title: str | None = None) -> list[Removed]:
     return removed
 
 
+REPEATED_SENTENCE_CHARS = 20  # shorter sentences ("Yes.", "He declined.") may repeat in good prose
+
+
+def repetition(text: str, regions: list[tuple[int, int]]) -> float:
+    """The share of the kept sentences of ``text`` (those of at least ``REPEATED_SENTENCE_CHARS``
+    characters) that repeat an earlier one, ignoring case, spacing and punctuation. Near 0 for an
+    article; near 1 for a keyword-stuffed page that says the same thing again and again.
+
+    >>> repetition("Troops were sent east. TROOPS were sent east! Troops were sent east.", [(0, 68)])
+    0.6666666666666666
+    """
+    from index.sentences import split_sentences
+
+    seen: set[str] = set()
+    counted = repeats = 0
+    for region_start, region_end in regions:
+        for start, end in split_sentences(text, region_start, region_end):
+            key = " ".join(re.findall(r"\w+", text[start:end].casefold()))
+            if len(key) < REPEATED_SENTENCE_CHARS:
+                continue
+            counted += 1
+            repeats += key in seen
+            seen.add(key)
+    return repeats / counted if counted else 0.0
+
+
 def kept_regions(text: str, title: str | None = None) -> list[tuple[int, int]]:
     """Maximal runs of content lines with no boilerplate between them, as ``(start, end)``."""
     removed = boilerplate(text, title)

@@ -2,21 +2,30 @@
 
 A file that cannot be read or decoded is reported by name and skipped; the others still load.
 Other files are skipped with a warning naming them (``.meta.json`` sidecars are expected, not warned of).
+Control characters (NUL, terminal escape sequences whole; all but tab and line breaks) are replaced
+one for one by spaces as a seed is read: offsets into the indexed text are offsets into the file, and no escape
+sequence from a document reaches a terminal or a page.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.clean import kept_regions
+from index.clean import kept_regions, repetition
 from index.metadata import DocumentMetadata, apply_sidecar, extract_metadata
 from qa.errors import NoSeedsError, SeedError
 
 log = logging.getLogger(__name__)
 SEED_SUFFIXES = (".txt", ".md")
+CONTROL = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # a terminal control sequence (colours, cursor moves), whole
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c\n]{0,200}(?:\x07|\x1b\\|\x9c)?"  # an operating system command (window title)
+    r"|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"  # any other control character but tab and line breaks
+)
 
 
 @dataclass(frozen=True)
@@ -24,7 +33,7 @@ class SeedDocument:
     """One seed file, its text exactly as on disk, and what was learnt about it."""
 
     source: str  # path relative to the seeds folder, with "/" separators
-    text: str
+    text: str  # exactly as on disk, but for control characters replaced one for one by spaces
     sha256: str
     metadata: DocumentMetadata
     regions: list[tuple[int, int]] = field(default_factory=list)  # kept (non-boilerplate) spans
@@ -79,13 +88,18 @@ def read_seed(path: Path, seeds_dir: Path) -> SeedDocument:
             f"{source}: not valid UTF-8 (byte {error.start}: {raw[error.start : error.start + 1]!r}); "
             "re-save it as UTF-8"
         ) from error
+    text, replaced = CONTROL.subn(lambda match: " " * len(match.group()), text)
+    if replaced:
+        log.warning("%s: %d control characters (NUL, terminal escapes) read as spaces", source, replaced)
     metadata = apply_sidecar(extract_metadata(text), path)
+    regions = kept_regions(text, metadata.title)
+    metadata.repetition = round(repetition(text, regions), 4)
     return SeedDocument(
         source=source,
         text=text,
         sha256=hashlib.sha256(raw).hexdigest(),
         metadata=metadata,
-        regions=kept_regions(text, metadata.title),
+        regions=regions,
     )
 
 

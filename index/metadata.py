@@ -58,6 +58,11 @@ class DocumentMetadata(BaseModel):
     date: str | None = None
     url: str | None = None
     spans: dict[str, tuple[int, int]] = Field(default_factory=dict)
+    repetition: float = Field(
+        default=0.0,
+        description="Share of its sentences that repeat an earlier one (index.clean.repetition): "
+        "above Settings.max_repetition the document reads as keyword-stuffed and ranks last",
+    )
 
     def fields(self) -> dict[str, str]:
         """The fields that are set, by name."""

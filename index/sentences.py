@@ -35,8 +35,13 @@ def _is_abbreviation(text: str, stop: int) -> bool:
     return word.lower() in ABBREVIATIONS or bool(_INITIALS.fullmatch(word))
 
 
+MAX_SENTENCE_CHARS = 1000  # the longest seed sentence has 518; a longer "sentence" is a run-on line
+
+
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Spans ``(s, e)`` of the sentences in ``text[start:end]``, offsets into ``text``, trimmed."""
+    """Spans ``(s, e)`` of the sentences in ``text[start:end]``, offsets into ``text``, trimmed.
+    None is longer than :data:`MAX_SENTENCE_CHARS`: a longer run (a line with no sentence end) is
+    cut at white space, so that no quote or answer sentence can be longer."""
     end = len(text) if end is None else end
     spans: list[tuple[int, int]] = []
     for line in re.finditer(r"[^\n]+", text[start:end]):
@@ -49,7 +54,32 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
             spans.append((cursor, match.end()))
             cursor = match.end()
         spans.append((cursor, line_end))
-    return [trimmed for s, e in spans if (trimmed := _trim(text, s, e))[0] < trimmed[1]]
+    trimmed = [t for s, e in spans if (t := _trim(text, s, e))[0] < t[1]]
+    if all(e - s <= MAX_SENTENCE_CHARS for s, e in trimmed):
+        return trimmed
+    return [piece for s, e in trimmed for piece in _cut(text, s, e)]
+
+
+def _cut(text: str, start: int, end: int, limit: int = MAX_SENTENCE_CHARS) -> list[tuple[int, int]]:
+    """``text[start:end]`` in pieces of at most ``limit`` characters, each ending at the last white
+    space (after a comma, semicolon or colon if one is in the second half) before the limit.
+
+    >>> _cut("aaa bbb, cc dd", 0, 14, limit=10)
+    [(0, 8), (9, 14)]
+    """
+    pieces = []
+    while end - start > limit:
+        window = text[start : start + limit + 1]
+        half = limit // 2
+        stop = max((window.rfind(p, half) + 1 for p in (", ", "; ", ": ")), default=0)
+        if stop <= 0:
+            stop = next((i for i in range(limit, half, -1) if window[i].isspace()), limit)
+        piece = _trim(text, start, start + stop)
+        if piece[0] < piece[1]:
+            pieces.append(piece)
+        start = _trim(text, start + stop, end)[0]
+    pieces.append((start, end))
+    return pieces
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:

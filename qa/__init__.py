@@ -45,7 +45,7 @@ def default_pipeline() -> Pipeline:
         if _default is None:
             from qa.pipeline import Pipeline
 
-            _default = Pipeline(Settings())
+            _default = Pipeline(Settings.load())
         return _default
 
 

@@ -3,7 +3,8 @@
 Prints the answer and a numbered source list (title, file, URL, the quoted sentence, the judge's
 score); ``--json`` prints ``Answer.to_dict()``. ``--stream`` prints the answer as it is written,
 then the verified answer (markers renumbered, unsupported sentences removed or marked) with its
-sources. Errors print one line and exit 1; an LLM failure prints its message and the extractive
+sources. Bad input and every other error print one line (``error: …``) and exit 1; control
+characters from a document never reach the terminal raw (:mod:`qa.display`); an LLM failure prints its message and the extractive
 answer. ``python -m qa eval …`` runs the evaluation (see ``python -m qa.eval --help``).
 """
 
@@ -17,6 +18,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 
+from qa.display import visible
 from qa.errors import QAError
 from qa.schema import Answer, AnswerEvent, NoticeEvent, TokenEvent
 from qa.settings import Settings
@@ -72,9 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     ask = commands.add_parser("ask", help="answer a question with cited sources")
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
-    ask.add_argument("--top-k", type=int, help="passages to retrieve")
+    # Checked by the request model, like every entry point's, not by argparse: one message each.
+    ask.add_argument("--top-k", help="passages to retrieve (1-50)")
     ask.add_argument("--source", action="append", help="only search this file (repeatable)")
-    ask.add_argument("--mode", choices=["hybrid", "dense", "bm25"], help="retrieval mode")
+    ask.add_argument("--mode", help="retrieval mode: hybrid, dense or bm25")
     ask.add_argument("--answerer", help="extractive (default) or llm (needs the llm extra)")
     ask.add_argument("--stream", action="store_true", help="print the answer as it is written")
     commands.add_parser("eval", help="run the evaluation (python -m qa eval --help)")
@@ -85,16 +88,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from qa.pipeline import Pipeline
 
-        pipeline = Pipeline(Settings())
-        question = pipeline.check_question(args.question)  # fail fast, before loading anything
-        events = pipeline.stream(
-            question, top_k=args.top_k, sources=args.source, mode=args.mode, answerer=args.answerer
+        pipeline = Pipeline(Settings.load())
+        request = pipeline.request(  # fails fast, before anything loads
+            args.question, top_k=args.top_k, sources=args.source, mode=args.mode, answerer=args.answerer
         )
-        answer = _consume(events, show=args.stream and not args.json)
+        answer = _consume(pipeline.stream_request(request), show=args.stream and not args.json)
     except QAError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {visible(str(error))}", file=sys.stderr)
         return 1
-    print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2) if args.json else format_answer(answer))
+    if args.json:
+        print(visible(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2)))
+    else:
+        print(visible(format_answer(answer)))
     return 0
 
 
@@ -102,9 +107,9 @@ def _consume(events: Iterator[object], show: bool) -> Answer:
     """The answer at the end of a stream; with ``show``, the text printed as it comes."""
     for event in events:
         if show and isinstance(event, TokenEvent):
-            print(event.text, end="", flush=True)
+            print(visible(event.text), end="", flush=True)
         elif show and isinstance(event, NoticeEvent):
-            print(f"\n[{event.message}]", flush=True)
+            print(f"\n[{visible(event.message)}]", flush=True)
         elif isinstance(event, AnswerEvent):
             if show:
                 print("\n\nVerified:\n", flush=True)

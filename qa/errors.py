@@ -11,8 +11,43 @@ class QAError(Exception):
     """Base class of every error this project raises on purpose."""
 
 
-class InvalidQuestionError(QAError, ValueError):
-    """The question is empty, blank or too long."""
+class InvalidRequestError(QAError, ValueError):
+    """A request (question, history or option) that cannot be answered as sent.
+
+    ``field`` names what to change (``"question"``, ``"history"``, ``"top_k"``, ``"mode"``,
+    ``"answerer"``, ``"sources"``); the message says how. Every entry point reports both: the CLI
+    on one line, ``/ask`` as ``{"error": {"field": ..., "message": ...}}``, the chat as a message.
+    """
+
+    field: str | None = None
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        if field is not None:
+            self.field = field
+
+    def __str__(self) -> str:  # KeyError (a base of UnknownSourceError) would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidQuestionError(InvalidRequestError):
+    """The question is not text, is empty or blank, too long, or holds characters no text has."""
+
+    field = "question"
+
+
+class InvalidHistoryError(InvalidRequestError):
+    """The conversation history is not a list of (role, text) turns, or is too long."""
+
+    field = "history"
+
+
+class InvalidOptionError(InvalidRequestError):
+    """An option (``top_k``, ``mode``, ``answerer``, ``sources``) is of the wrong type or out of bounds."""
+
+
+class SettingsError(QAError, ValueError):
+    """A setting (a ``QA_`` variable, ``.env`` or an argument) has a value it cannot take."""
 
 
 class SeedError(QAError):
@@ -51,11 +86,10 @@ class EmbeddingModelError(QAError):
     """The embedding model cannot be found or loaded from its local directory."""
 
 
-class UnknownSourceError(QAError, KeyError):
+class UnknownSourceError(InvalidOptionError, KeyError):
     """A document name does not name a document in the index."""
 
-    def __str__(self) -> str:  # KeyError would quote the message otherwise
-        return str(self.args[0]) if self.args else ""
+    field = "sources"
 
 
 class PromptError(QAError):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -32,13 +32,14 @@ from qa.errors import (
     IndexCorruptError,
     IndexMismatchError,
     IndexMissingError,
-    InvalidQuestionError,
+    InvalidOptionError,
     LLMError,
     QAError,
     UnknownSourceError,
 )
 from qa.extractive import ExtractiveAnswerer
 from qa.followup import History, Resolved, resolve
+from qa.request import Request, parse_question, parse_request
 from qa.schema import (
     Answer,
     AnswerEvent,
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 FALLBACK = "extractive"  # the answerer that stands in when another fails
+OPTIONS = ("top_k", "sources", "answerer", "mode")  # what ask/stream take besides question and history
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ class Pipeline:
     ) -> None:
         """``judge`` scores every answer when given; ``answerers`` and ``judges`` (by name) stand
         in for the ones :mod:`qa.registry` would make; the rest are made on first use."""
-        self.settings = settings or Settings()
+        self.settings = settings or Settings.load()
         self._embeddings = embeddings
         self._judge = judge
         self._answerers: dict[str, Answerer] = dict(answerers or {})
@@ -359,17 +361,27 @@ class Pipeline:
 
     # --- asking
 
-    def check_question(self, question: str) -> str:
-        """The question stripped; ``InvalidQuestionError`` when empty or too long."""
-        if not isinstance(question, str) or not question.strip():
-            raise InvalidQuestionError("The question is empty: type a question about the articles")
-        question = question.strip()
-        if len(question) > self.settings.max_question_chars:
-            raise InvalidQuestionError(
-                f"The question is {len(question):,} characters long; the limit is "
-                f"{self.settings.max_question_chars:,} (QA_MAX_QUESTION_CHARS)"
+    def check_question(self, question: Any) -> str:
+        """The question as it will be answered (see :func:`qa.request.parse_question`);
+        ``InvalidQuestionError`` when it is not text, is empty, too long or holds control characters."""
+        return parse_question(question, self.settings.max_question_chars)
+
+    def request(self, question: Any, history: Any = None, **options: Any) -> Request:
+        """The checked :class:`~qa.request.Request`: every entry point's input goes through this.
+        Options: ``top_k``, ``sources``, ``answerer``, ``mode``; another name is an ``InvalidOptionError``."""
+        unknown = sorted(set(options) - set(OPTIONS))
+        if unknown:
+            raise InvalidOptionError(
+                f"Unknown option {unknown[0]!r}; the options are {', '.join(OPTIONS)}", field=unknown[0]
             )
-        return question
+        return parse_request(
+            question,
+            history,
+            **options,
+            max_question_chars=self.settings.max_question_chars,
+            max_history_chars=self.settings.max_history_chars,
+            answerers=[*registry.ANSWERERS, *(n for n in self._answerers if n not in registry.ANSWERERS)],
+        )
 
     def retrieve(
         self,
@@ -380,7 +392,13 @@ class Pipeline:
         mode: RetrievalMode | None = None,
     ) -> list[Passage]:
         """The passages retrieval finds for ``question``, best first."""
-        return self._retrieve(self.check_question(question), top_k=top_k, sources=sources, mode=mode)
+        request = self.request(question, top_k=top_k, sources=sources, mode=mode)
+        return self._retrieve(
+            request.question,
+            top_k=request.top_k,
+            sources=list(request.sources) if request.sources else None,
+            mode=request.mode,
+        )
 
     def _retrieve(
         self,
@@ -403,46 +421,33 @@ class Pipeline:
         if unknown:
             raise UnknownSourceError(f"No documents named {unknown} in the index; known: {known}")
 
-    def ask(
-        self,
-        question: str,
-        history: History | None = None,
-        *,
-        top_k: int | None = None,
-        sources: list[str] | None = None,
-        answerer: str | None = None,
-        mode: RetrievalMode | None = None,
-    ) -> Answer:
+    def ask(self, question: str, history: History | None = None, **options: Any) -> Answer:
         """Answer ``question`` from the sources, with citations; ``history`` holds earlier turns
-        as ``(role, text)`` pairs, role ``"user"`` or ``"assistant"``."""
-        for event in self.stream(
-            question, history, top_k=top_k, sources=sources, answerer=answerer, mode=mode
-        ):
+        as ``(role, text)`` pairs, role ``"user"`` or ``"assistant"``. Options: ``top_k``,
+        ``sources`` (document names), ``answerer``, ``mode``; bad input raises an
+        :class:`~qa.errors.InvalidRequestError` naming the field (see :mod:`qa.request`)."""
+        for event in self.stream(question, history, **options):
             if isinstance(event, AnswerEvent):
                 return event.answer
         raise AssertionError("a stream always ends with the answer")  # pragma: no cover
 
-    def stream(
-        self,
-        question: str,
-        history: History | None = None,
-        *,
-        top_k: int | None = None,
-        sources: list[str] | None = None,
-        answerer: str | None = None,
-        mode: RetrievalMode | None = None,
-    ) -> Iterator[StreamEvent]:
+    def stream(self, question: str, history: History | None = None, **options: Any) -> Iterator[StreamEvent]:
         """:meth:`ask`, yielding as the answer is written (see the module docstring); the last
         event is the :class:`~qa.schema.AnswerEvent`. Bad input raises before the first event."""
-        question = self.check_question(question)
-        name = answerer or self.settings.answerer
-        if name not in registry.ANSWERERS and name not in self._answerers:
-            raise InvalidQuestionError(
-                f"Unknown answerer {name!r}; available: {', '.join(self.answerer_names)}"
-            )
-        turns = _check_history(history)
+        return self.stream_request(self.request(question, history, **options))
+
+    def stream_request(self, request: Request) -> Iterator[StreamEvent]:
+        """:meth:`stream` for a request already checked by :meth:`request`. Everything a question
+        needs lives in this call: questions asked from many threads at once share no state but the
+        index and the models, which are read-only while answering."""
         served = self.served()  # one generation for the whole question, even if a build publishes meanwhile
+        sources = list(request.sources) if request.sources else None
         self._check_sources(sources, served)  # unknown names fail before anything streams
+        return self._stream(request, sources, served)
+
+    def _stream(self, request: Request, sources: list[str] | None, served: ServedIndex) -> Iterator[StreamEvent]:
+        question, turns, top_k, mode = request.question, list(request.history), request.top_k, request.mode
+        name = request.answerer or self.settings.answerer
         searched: tuple[str, list[Passage]] | None = None  # the fallback reuses a search for the same query
         try:
             resolved = self._resolve(question, turns, name)
@@ -581,14 +586,3 @@ def _stat(path: Any) -> tuple[int, int]:
     except OSError:
         return (-1, -1)
     return (info.st_size, info.st_mtime_ns)
-
-
-def _check_history(history: History | None) -> list[tuple[str, str]]:
-    turns = []
-    for turn in history or []:
-        if not (isinstance(turn, Sequence) and len(turn) == 2 and turn[0] in ("user", "assistant")):
-            raise InvalidQuestionError(
-                f"History turns are (role, text) pairs with role 'user' or 'assistant', not {turn!r}"
-            )
-        turns.append((str(turn[0]), str(turn[1] or "")))
-    return turns

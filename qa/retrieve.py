@@ -3,12 +3,14 @@
 Hybrid retrieval runs both retrievers and fuses their rankings with LangChain's weighted reciprocal
 rank fusion (``EnsembleRetriever.weighted_reciprocal_rank``), then keeps at most
 ``max_per_source`` passages from one article while passages from other articles are still in the
-fused list, so that one article cannot crowd out the rest.
+fused list, so that one article cannot crowd out the rest. Passages of keyword-stuffed documents
+(most of their sentences repeat: ``index.clean.repetition``) rank after all others.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -103,10 +105,14 @@ def diversify(ranked: list[Document], k: int, max_per_source: int) -> list[Docum
 class Retriever:
     """The project's retrieval, in one of three modes, returning ranked :class:`Passage` objects."""
 
-    def __init__(self, store: Chroma, catalog: Catalog, settings: Settings) -> None:
+    def __init__(
+        self, store: Chroma, catalog: Catalog, settings: Settings, demoted: Collection[str] = ()
+    ) -> None:
+        """``demoted``: documents whose passages rank after every other's (keyword-stuffed ones)."""
         self.store = store
         self.catalog = catalog
         self.settings = settings
+        self.demoted = frozenset(demoted)
 
     def retrieve(
         self,
@@ -136,6 +142,8 @@ class Retriever:
             retrievers=[retriever for retriever, _ in used], weights=weights, c=settings.rrf_c, id_key="id"
         )
         fused = fusion.weighted_reciprocal_rank(lists)
+        if self.demoted:  # a page that repeats the question's words cannot outrank one that answers it
+            fused.sort(key=lambda document: document.metadata["source"] in self.demoted)  # stable
         # Fused scores and both retrievers' own scores, whichever list a document came from.
         scores: dict[str, dict[str, float]] = {}
         for weight, ranked in zip(weights, lists, strict=True):

@@ -86,7 +86,9 @@ class ServedIndex:
     def retriever(self) -> Retriever:
         from qa.retrieve import Retriever
 
-        return Retriever(self.store, self.catalog, self.settings)
+        return Retriever(
+            self.store, self.catalog, self.settings, demoted=self.catalog.repetitive(self.settings.max_repetition)
+        )
 
     @cached_property
     def _sources(self) -> list[str]:

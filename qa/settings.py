@@ -10,9 +10,9 @@ the defaults below. A ``.env`` file in the working directory is read too.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args, get_origin
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     dense_weight: float = Field(default=0.7, ge=0)
     bm25_weight: float = Field(default=0.3, ge=0)
     rrf_c: int = Field(default=10, ge=1)
+    max_repetition: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="A document more than this share of whose sentences repeat earlier ones reads as "
+        "keyword-stuffed: its passages rank after every other document's",
+    )
     max_per_source: int = Field(
         default=3, ge=1, description="Most passages from one article while others are still relevant"
     )
@@ -111,7 +118,10 @@ class Settings(BaseSettings):
     max_answer_sentences: int = Field(
         default=5, ge=1, le=10, description="Most source sentences quoted; a conflict summary comes on top"
     )
-    max_question_chars: int = Field(default=2000, ge=10)
+    max_question_chars: int = Field(default=2000, ge=10, le=100_000, description="Longest question accepted")
+    max_history_chars: int = Field(
+        default=100_000, ge=0, description="Most characters of earlier turns one question may send"
+    )
 
     # --- the LLM (the `llm` extra): a reader that writes answers and checks them
     llm: str = Field(
@@ -159,6 +169,16 @@ class Settings(BaseSettings):
         default=20_000, ge=0, description="Embeddings kept in memory (float32, about 1.5 KB each)"
     )
 
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """The settings from ``overrides``, the environment and ``.env``; a
+        :class:`~qa.errors.SettingsError` in one line naming the variable and what it may be,
+        where the constructor raises pydantic's many-line ``ValidationError``."""
+        try:
+            return cls(**overrides)
+        except ValidationError as error:
+            raise settings_error(error, overrides) from None
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.embedding_model is not None and self.embedding_runtime == "onnx-int8":
@@ -168,7 +188,7 @@ class Settings(BaseSettings):
             )
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError(
-                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})"
+                f"QA_CHUNK_OVERLAP ({self.chunk_overlap}) must be smaller than QA_CHUNK_SIZE ({self.chunk_size})"
             )
         return self
 
@@ -197,3 +217,47 @@ class Settings(BaseSettings):
     @property
     def resolved_embedding_model(self) -> Path:
         return self.embedding_model if self.embedding_model is not None else packaged_model_dir()
+
+
+def settings_error(error: ValidationError, overrides: dict[str, Any] | None = None) -> Exception:
+    """One line for a ``ValidationError`` of :class:`Settings`, e.g. ``QA_TOP_K='abc' is not
+    valid: a whole number from 1 to 50``; several problems are joined with ``; ``."""
+    from qa.errors import SettingsError
+
+    problems = []
+    for item in error.errors():
+        loc = [str(part) for part in item.get("loc", ()) if isinstance(part, str)]
+        if not loc:  # a check across fields: its message names the variables
+            problems.append(str(item.get("msg", "")).removeprefix("Value error, "))
+            continue
+        name = loc[0]
+        where = name if overrides and name in overrides else f"QA_{name.upper()}"
+        value = item.get("input")
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        problems.append(f"{where}={shown} is not valid: {allowed_values(name)}")
+    return SettingsError("Invalid settings: " + "; ".join(dict.fromkeys(problems)))
+
+
+def allowed_values(name: str) -> str:
+    """What the setting ``name`` may be, in words: ``one of 'hybrid', 'dense', 'bm25'``."""
+    field = Settings.model_fields.get(name)
+    if field is None:
+        return "not a setting"
+    annotation = field.annotation
+    choices = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) is Literal:
+        return "one of " + ", ".join(repr(c) for c in choices)
+    bounds = {type(m).__name__: m for m in field.metadata}
+    low = next((getattr(bounds[k], k.lower()) for k in ("Ge", "Gt") if k in bounds), None)
+    high = next((getattr(bounds[k], k.lower()) for k in ("Le", "Lt") if k in bounds), None)
+    kinds = {int: "a whole number", float: "a number", bool: "true or false", Path: "a path", str: "text"}
+    kind = next((kinds[c] for c in [annotation, *choices] if c in kinds), "a value")
+    if low is not None and high is not None:
+        kind += f" from {low} to {high}"
+    elif low is not None:
+        kind += f" of at least {low}" if "Ge" in bounds else f" above {low}"
+    elif high is not None:
+        kind += f" of at most {high}" if "Le" in bounds else f" below {high}"
+    if type(None) in get_args(annotation):
+        kind += " (or unset)"
+    return kind

@@ -30,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     questions = load_questions(args.questions, args.split)
-    pipeline = Pipeline(Settings())
+    pipeline = Pipeline(Settings.load())
     print(
         f"{sum(q.answerable and bool(q.quotes) for q in questions)} questions ({args.split} split), recall@5"
     )

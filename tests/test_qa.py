@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from qa.errors import InvalidQuestionError, UnknownSourceError
+from qa.errors import InvalidHistoryError, InvalidQuestionError, UnknownSourceError
 from qa.eval.questions import load_questions
 from qa.eval.runner import mean_recall_at
 from qa.pipeline import Pipeline
@@ -134,7 +134,7 @@ def test_bad_questions_get_a_clear_error(pipeline: Pipeline, question: str) -> N
 
 
 def test_bad_history_gets_a_clear_error(pipeline: Pipeline) -> None:
-    with pytest.raises(InvalidQuestionError, match="History turns"):
+    with pytest.raises(InvalidHistoryError, match="History turn 1 has the role 'robot'"):
         pipeline.ask("And then?", history=[("robot", "hi")])  # type: ignore[list-item]
 
 

@@ -32,7 +32,7 @@ PROGRAM = "python -m qa.eval"
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides = {k: v for k, v in {"seeds_dir": args.seeds, "data_dir": args.data}.items() if v}
-    return Settings(**overrides)
+    return Settings.load(**overrides)
 
 
 def _run(args: argparse.Namespace, command: str) -> int:
