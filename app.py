@@ -852,14 +852,15 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
 
         inputs = [question, chatbot, turns, top_k, answerer, show_passages]
         outputs = [chatbot, turns, question]
-        respond: dict[str, Any] = dict(fn=chat.respond, inputs=inputs, outputs=outputs, concurrency_limit=4)
+        limit = settings.concurrency  # no lock around answering: sessions wait only when more than this ask
+        respond: dict[str, Any] = dict(fn=chat.respond, inputs=inputs, outputs=outputs, concurrency_limit=limit)
         question.submit(**respond, api_name="chat", api_visibility="undocumented")
         ask.click(**respond, api_visibility="private")
         examples.click(lambda sample: sample[0], examples, question, api_visibility="private").then(
             **respond, api_visibility="private"
         )
         chatbot.clear(lambda: [], None, turns, api_visibility="private")  # the Chatbot's own bin button
-        gr.api(chat.ask, api_name="ask")
+        gr.api(chat.ask, api_name="ask", concurrency_limit=limit)
 
         timer = gr.Timer(1.0)
         update = _status_update(chat.status)

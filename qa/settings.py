@@ -165,6 +165,13 @@ class Settings(BaseSettings):
         description="Seconds between looks at the seeds folder by the app (0: never): a changed, added or "
         "removed seed is indexed without a restart",
     )
+    concurrency: int = Field(
+        default=16,
+        ge=1,
+        le=256,
+        description="Questions the app answers at once (each of /chat and /ask); more wait in Gradio's queue. "
+        "Answering holds no global lock: questions share only the read-only index and models",
+    )
     vector_cache_size: int = Field(
         default=20_000, ge=0, description="Embeddings kept in memory (float32, about 1.5 KB each)"
     )

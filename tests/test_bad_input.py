@@ -207,11 +207,10 @@ def call_ask(port: int, question: Any, options: dict[str, Any]) -> dict[str, Any
         f"http://127.0.0.1:{port}/gradio_api/call/ask/{event}", timeout=300
     ) as response:
         stream = response.read().decode("utf-8")
-    kind = re.search(r"^event: (\w+)", stream, re.M)
-    assert kind and kind.group(1) == "complete", stream
-    payload = re.search(r"^data: (.*)$", stream, re.M)
-    assert payload
-    return json.loads(payload.group(1))[0]  # type: ignore[no-any-return]
+    events = re.findall(r"^event: (\w+)\ndata: (.*)$", stream, re.M)
+    events = [(kind, data) for kind, data in events if kind != "heartbeat"]  # sent while it waits
+    assert events and events[-1][0] == "complete", stream
+    return json.loads(events[-1][1])[0]  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
