@@ -94,6 +94,11 @@ def seeds_app(pipeline):
         "/doc/%252e%252e%252fpyproject.toml",
         "/doc/not-a-seed.txt",
         "/doc/",
+        "/doc/%00",  # NUL
+        "/doc/%ED%A0%80",  # an encoded surrogate: not UTF-8
+        "/doc/%FF.txt",
+        "/doc/%1B%5B2J.txt",  # a terminal escape
+        f"/doc/{SOURCE}%00",
     ],
 )
 def test_document_view_refuses_names_outside_the_index(seeds_app: int, path: str) -> None:
@@ -101,6 +106,7 @@ def test_document_view_refuses_names_outside_the_index(seeds_app: int, path: str
     assert status == 404, (path, status)
     assert "in the index" in body  # refused by the document view itself, not by a fallback route
     assert "root:" not in body and "[project]" not in body
+    assert not any(c in body for c in "\x00\x1b\ud800")  # the name is shown escaped, never raw
 
 
 def test_document_view_highlights_the_cited_span(seeds_app: int, pipeline) -> None:
