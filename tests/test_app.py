@@ -312,6 +312,32 @@ def test_chat_shows_errors_as_messages(make_settings, embeddings) -> None:
     assert app.esc(status.message) in messages[-1]["content"]
 
 
+@pytest.mark.parametrize(
+    ("question", "options", "message"),
+    [
+        ("\x1b[2JWho reported 12,000 troops?", {}, "control character U+001B"),
+        ("Who\ud800?", {}, "unpaired surrogate"),
+        ("   ", {}, "empty"),
+        (QUESTION, {"top_k": 0}, "top_k"),
+        (QUESTION, {"answerer": "gpt"}, "Unknown answerer"),
+    ],
+)
+def test_chat_refuses_bad_input_with_a_message_and_keeps_the_question(
+    pipeline, monkeypatch, question, options, message
+) -> None:
+    import gradio as gr
+
+    shown: list[str] = []
+    monkeypatch.setattr(gr, "Warning", lambda text, *a, **k: shown.append(text))
+    status = app.IndexStatus()
+    status.finish("Ready")
+    settings: dict[str, Any] = {"top_k": 6, "answerer": "extractive", "show_passages": False} | options
+    earlier = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
+    updates = list(app.Chat(pipeline, status).respond(question, earlier, [], **settings))
+    assert updates == [(earlier, [], question)]  # nothing added, nothing lost, the question kept
+    assert len(shown) == 1 and message in shown[0] and "\x1b" not in shown[0]
+
+
 def test_chat_api_returns_the_answer_as_json(pipeline) -> None:
     status = app.IndexStatus()
     status.finish("Ready")
