@@ -182,8 +182,8 @@ class Settings(BaseSettings):
         "lets another site's page reach the app through DNS rebinding",
     )
     # The longest request the page sends is a question (max_question_chars) with the whole chat so
-    # far: each answer's HTML, sources and passages included, some 10-15 KB a turn as JSON. 2 MB is a
-    # conversation of well over a hundred questions; a body past it is refused with 413.
+    # far: each answer's HTML with its sources and passages, about 9 KB a turn as JSON (measured in
+    # tests/test_exposure.py). 2 MB holds some 200 turns; a body past it is refused with 413.
     max_request_bytes: int = Field(
         default=2_000_000,
         ge=65_536,
