@@ -431,7 +431,8 @@ def test_log_in_and_ask_in_a_real_browser(started, seeds_settings: Settings) -> 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         try:
-            page = browser.new_page(viewport={"width": 1100, "height": 800})
+            session = browser.new_context(viewport={"width": 1100, "height": 800})
+            page = session.new_page()
             page.goto(url)
             page.get_by_label("username").fill(USER)
             page.get_by_label("password").fill("not the password")
@@ -439,6 +440,7 @@ def test_log_in_and_ask_in_a_real_browser(started, seeds_settings: Settings) -> 
             page.get_by_text("Incorrect Credentials").wait_for(timeout=30_000)
             assert page.locator("#question").count() == 0
 
+            page.get_by_label("username").fill(USER)  # the form empties it after a refusal
             page.get_by_label("password").fill(PASSWORD)
             page.get_by_role("button", name="Login").click()
             page.locator("#index-status").get_by_text("Ready").wait_for(timeout=120_000)
@@ -451,7 +453,7 @@ def test_log_in_and_ask_in_a_real_browser(started, seeds_settings: Settings) -> 
             # The cited document opens in the logged-in browser, and not in one without the session.
             href = answer.locator("a.qa-doc-link").first.get_attribute("href")
             assert href
-            document = page.context.new_page()
+            document = session.new_page()
             document.goto(url + href)
             assert document.locator("mark#cited").inner_text() == CITED
             stranger = browser.new_page()
