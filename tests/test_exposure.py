@@ -173,7 +173,7 @@ def files_under(folder: Path) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def guarded(seeds_settings: Settings, embeddings, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def guarded(seeds_settings: Settings, embeddings, tmp_path_factory: pytest.TempPathFactory):
     """The app over the session's real index with a log-in and a 64 KB body bound, on loopback;
     ``(port, Gradio's upload folder)``."""
     from qa.pipeline import Pipeline
