@@ -880,14 +880,19 @@ def _status_update(status: IndexStatus) -> Callable[[], tuple[str, Any]]:
     return update
 
 
-def create_app(pipeline: Pipeline, *, status: IndexStatus | None = None, prepare: bool = True) -> FastAPI:
-    """The ASGI app: the document view at ``/doc/...`` and the Gradio page at ``/``.
+def create_app(
+    pipeline: Pipeline, *, status: IndexStatus | None = None, prepare: bool = True, host: str = DEFAULT_HOST
+) -> FastAPI:
+    """The ASGI app: the document view at ``/doc/...`` and the Gradio page at ``/``, with the
+    exposure checks of ui/exposure.py (log-in when set, Host names for ``host``, body size, no uploads).
 
     Starts building/opening the index in the background unless ``prepare`` is off (then the caller
     runs :func:`prepare_index`). The status is ``app.state.index_status``.
     """
     import gradio as gr
     from fastapi import FastAPI
+
+    from ui import exposure
 
     status = status or IndexStatus()
     app = FastAPI(title="Ask the articles", docs_url=None, redoc_url=None)
@@ -896,7 +901,11 @@ def create_app(pipeline: Pipeline, *, status: IndexStatus | None = None, prepare
     ui = build_ui(Chat(pipeline, status), pipeline.settings)
     # Local fonts only: the default theme's web fonts would be fetched from the internet.
     theme = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace"])
-    app = gr.mount_gradio_app(app, ui, path="", theme=theme, css=CSS, footer_links=["api", "gradio"])
+    options = exposure.gradio_options(pipeline.settings)  # the log-in, and no file taken
+    app = gr.mount_gradio_app(
+        app, ui, path="", theme=theme, css=CSS, footer_links=["api", "gradio"], **options
+    )
+    exposure.protect(app, pipeline.settings, host=host, private=[f"/{DOC_ROUTE}"])
     if prepare:
         start_index(pipeline, status)
     return app
@@ -930,10 +939,13 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     try:
         settings = Settings.load()
+        from ui.exposure import check_bind
+
+        check_bind(args.host, settings)  # a non-loopback address needs a log-in or the waiver
+        app = create_app(Pipeline(settings), host=args.host)  # a malformed QA_AUTH_FILE stops here
     except QAError as error:
         print(f"error: {visible(str(error))}", file=sys.stderr)
         raise SystemExit(1) from None
-    app = create_app(Pipeline(settings))
     log.info("Serving http://%s:%d/ (index: %s)", args.host, args.port, settings.resolved_index_dir)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 

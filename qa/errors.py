@@ -114,3 +114,11 @@ class LLMContextError(LLMError):
 
 class UnknownJudgeError(QAError):
     """No support judge is registered under the name asked for."""
+
+
+class CredentialsError(QAError):
+    """``QA_AUTH`` or ``QA_AUTH_FILE`` cannot be read or holds a malformed entry."""
+
+
+class UnprotectedBindError(QAError):
+    """The app is asked to listen on a non-loopback address with no log-in and no waiver."""

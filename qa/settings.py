@@ -10,10 +10,10 @@ the defaults below. A ``.env`` file in the working directory is read too.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -175,6 +175,45 @@ class Settings(BaseSettings):
     vector_cache_size: int = Field(
         default=20_000, ge=0, description="Embeddings kept in memory (float32, about 1.5 KB each)"
     )
+
+    # --- serving the app (ui/exposure.py): who may use it and what a request may carry
+    auth: SecretStr | None = Field(
+        default=None,
+        description="Log-ins the app asks for, 'user:password', several separated by commas (a password "
+        "with a comma goes in auth_file). Kept secret: never logged or shown in an error",
+    )
+    auth_file: Path | None = Field(
+        default=None,
+        description="A file of 'user:password' lines, read at start ('#' comments and blank lines skipped); "
+        "adds to auth",
+    )
+    allow_unauthenticated: bool = Field(
+        default=False,
+        description="Serve on a non-loopback address without a log-in: anyone who reaches the port can use "
+        "the app. Without it (or auth) `python app.py --host 0.0.0.0` refuses to start",
+    )
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(
+        default=["localhost", "127.0.0.1", "::1"],
+        description="Host header names the app answers to, comma-separated (the port is ignored); the "
+        "address it is bound to is added. '*.example.org' takes the subdomains; '*' takes any name, which "
+        "lets another site's page reach the app through DNS rebinding",
+    )
+    # The longest request the page sends is a question (max_question_chars) with the whole chat so
+    # far: each answer's HTML with its sources and passages, about 9 KB a turn as JSON (measured in
+    # tests/test_exposure.py). 2 MB holds some 200 turns; a body past it is refused with 413.
+    max_request_bytes: int = Field(
+        default=2_000_000,
+        ge=65_536,
+        description="Largest request body accepted, in bytes (413 past it); uploads are off altogether",
+    )
+
+    @field_validator("trusted_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        """``"a.org, b.org"`` (as the environment gives it) → ``["a.org", "b.org"]``."""
+        if isinstance(value, str):
+            return [host for host in value.replace(",", " ").split() if host]
+        return value
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

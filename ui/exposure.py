@@ -1,0 +1,376 @@
+"""Making the app safe to reach from other machines: a log-in, trusted Host names, a bounded
+request size and no uploads. ``app.py`` wires it in; the settings are the ``QA_`` ones of the
+"serving the app" section of qa/settings.py.
+
+    QA_AUTH=alice:s3cret python app.py --host 0.0.0.0        # log-in required on every page and API
+    QA_AUTH_FILE=users.txt QA_TRUSTED_HOSTS=qa.example.org python app.py --host 0.0.0.0
+    QA_ALLOW_UNAUTHENTICATED=true python app.py --host 0.0.0.0   # open to anyone who reaches the port
+
+What it does:
+
+- the log-in is Gradio's own (``auth=`` of ``gr.mount_gradio_app``: a login form, a session cookie,
+  a constant-time password compare); the routes of the outer FastAPI app (the document view) are
+  put behind the same session by :class:`LoginRequired`, which asks Gradio's own log-in check
+  (``GET /gradio_api/login_check``) for each request;
+- :func:`check_bind` refuses a non-loopback address without a log-in unless it is waived;
+- :class:`TrustedHosts` answers 400 to a Host header it does not know (DNS rebinding);
+- :class:`BodyLimit` answers 413 to a body over ``QA_MAX_REQUEST_BYTES``, announced or streamed;
+- :class:`RefuseUploads` answers 403 on Gradio's upload routes: the page has no file component.
+
+What it does not do: TLS (put a reverse proxy in front), rate limits, or accounts beyond a list of
+``user:password`` pairs.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qa.errors import CredentialsError, UnprotectedBindError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from gradio.routes import App as GradioApp
+
+    from qa.settings import Settings
+
+log = logging.getLogger("app.exposure")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Credentials = list[tuple[str, str]]  # [(user, password), ...], as gr.mount_gradio_app(auth=...) takes it
+
+AUTH_MESSAGE = "Log in to ask the articles."
+WILDCARD_ADDRESSES = {"", "0.0.0.0", "::"}  # bound to every interface: no one name to trust
+# Gradio 6's routes that store what a client sends as files; the page has no file or audio input.
+UPLOAD_ROUTES = ("/gradio_api/upload", "/gradio_api/process_recording")
+GRADIO_LOGIN_CHECK = "/gradio_api/login_check"
+
+
+# --- credentials
+
+
+def parse_auth(value: str) -> Credentials:
+    """``QA_AUTH``'s pairs: ``"alice:pw1, bob:p:w"`` → ``[("alice", "pw1"), ("bob", "p:w")]``.
+
+    >>> parse_auth("alice:pw1, bob:p:w")
+    [('alice', 'pw1'), ('bob', 'p:w')]
+    """
+    return [
+        _pair(entry, f"QA_AUTH, entry {n}") for n, entry in enumerate(value.split(","), 1) if entry.strip()
+    ]
+
+
+def read_auth_file(path: Path) -> Credentials:
+    """The ``user:password`` lines of ``path``; ``#`` comments and blank lines are skipped."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CredentialsError(f"QA_AUTH_FILE {path} is not UTF-8 text") from None
+    except OSError as error:
+        raise CredentialsError(f"Cannot read QA_AUTH_FILE {path}: {error.strerror or error}") from None
+    pairs = [
+        _pair(line, f"QA_AUTH_FILE {path}, line {n}")
+        for n, line in enumerate(text.splitlines(), 1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if not pairs:
+        raise CredentialsError(f"QA_AUTH_FILE {path} holds no 'user:password' line")
+    return pairs
+
+
+def _pair(entry: str, where: str) -> tuple[str, str]:
+    """``" alice : pw "`` → ``("alice", "pw")``; a malformed entry is named by ``where``, never shown."""
+    user, colon, password = entry.partition(":")
+    user, password = user.strip(), password.strip()
+    if not colon or not user or not password:
+        raise CredentialsError(f"{where}: expected 'user:password' with neither part empty")
+    return user, password
+
+
+def load_credentials(settings: Settings) -> Credentials:
+    """The log-ins of ``QA_AUTH`` and ``QA_AUTH_FILE`` together; ``[]`` when neither is set."""
+    pairs = parse_auth(settings.auth.get_secret_value()) if settings.auth is not None else []
+    if settings.auth_file is not None:
+        pairs += read_auth_file(settings.auth_file)
+    seen: set[str] = set()
+    for user, _ in pairs:
+        if user in seen:
+            raise CredentialsError(f"User {user!r} is given twice in QA_AUTH / QA_AUTH_FILE")
+        seen.add(user)
+    return pairs
+
+
+def gradio_options(settings: Settings) -> dict[str, Any]:
+    """The keyword arguments of ``gr.mount_gradio_app`` that this module decides: the log-in (none
+    when no credentials are set) and a file size of 0, so that no Gradio route takes a file."""
+    credentials = load_credentials(settings)
+    return {"auth": credentials or None, "auth_message": AUTH_MESSAGE, "max_file_size": 0}
+
+
+# --- where the app listens
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is an address only this machine reaches.
+
+    >>> [is_loopback(h) for h in ("127.0.0.1", "127.8.0.1", "::1", "[::1]", "localhost")]
+    [True, True, True, True, True]
+    >>> [is_loopback(h) for h in ("0.0.0.0", "::", "192.168.1.5", "qa.example.org", "")]
+    [False, False, False, False, False]
+    """
+    name = host.strip().lower()
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, settings: Settings) -> None:
+    """Refuse to serve on a non-loopback ``host`` with no log-in, unless ``QA_ALLOW_UNAUTHENTICATED``."""
+    if is_loopback(host) or load_credentials(settings):
+        return
+    if not settings.allow_unauthenticated:
+        raise UnprotectedBindError(
+            f"Refusing to serve on {host} without a log-in: set QA_AUTH=user:password (or QA_AUTH_FILE), "
+            "or QA_ALLOW_UNAUTHENTICATED=true to let anyone who reaches the port use the app"
+        )
+    log.warning("Serving on %s without a log-in (QA_ALLOW_UNAUTHENTICATED): anyone who reaches it can", host)
+
+
+# --- the Host header
+
+
+def host_name(header: str) -> str | None:
+    """The name of a Host header without its port; ``None`` when it is malformed.
+
+    >>> [host_name(h) for h in ("127.0.0.1:7860", "[::1]:7860", "LocalHost", "a:b", "[::1", "::1")]
+    ['127.0.0.1', '::1', 'localhost', None, None, None]
+    """
+    header = header.strip().lower()
+    if header.startswith("["):
+        end = header.find("]")
+        name, rest = header[1:end], header[end + 1 :]
+        if end < 0 or (rest and not (rest[:1] == ":" and rest[1:].isdigit())):
+            return None
+        return name or None
+    name, colon, port = header.partition(":")
+    if colon and not port.isdigit():
+        return None
+    return name or None
+
+
+def trusted_hosts(settings: Settings, bind_host: str) -> list[str]:
+    """``QA_TRUSTED_HOSTS`` and the address the app is bound to (unless it is every interface)."""
+    names = [name.strip().lower().removeprefix("[").removesuffix("]") for name in settings.trusted_hosts]
+    bound = bind_host.strip().lower().removeprefix("[").removesuffix("]")
+    if bound not in WILDCARD_ADDRESSES:
+        names.append(bound)
+    return list(dict.fromkeys(name for name in names if name))
+
+
+def host_allowed(name: str | None, trusted: Sequence[str]) -> bool:
+    """Whether a Host name is one of ``trusted``; ``*.example.org`` takes subdomains, ``*`` anything.
+
+    >>> host_allowed("qa.example.org", ["*.example.org"]), host_allowed("evil.example", ["localhost"])
+    (True, False)
+    """
+    if "*" in trusted:
+        return True
+    if name is None:
+        return False
+    return any(name == t or (t.startswith("*.") and name.endswith(t[1:])) for t in trusted)
+
+
+async def plain_response(send: Send, status: int, text: str) -> None:
+    """Send a whole plain-text response."""
+    body = text.encode("utf-8")
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class TrustedHosts:
+    """ASGI middleware: 400 to an HTTP request, a closed socket to a websocket, whose Host header
+    names none of ``hosts`` (a page of another site that rebound its name to this address)."""
+
+    def __init__(self, app: ASGIApp, hosts: Sequence[str]) -> None:
+        self.app, self.hosts = app, list(hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            header = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+            if not host_allowed(host_name(header), self.hosts):
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                else:
+                    await plain_response(
+                        send, 400, "Host header not accepted: add the name to QA_TRUSTED_HOSTS\n"
+                    )
+                return
+        await self.app(scope, receive, send)
+
+
+# --- the request body
+
+
+class BodyLimit:
+    """ASGI middleware: 413 to a request whose body is over ``max_bytes``, at once when its
+    Content-Length says so, else as soon as the bytes read pass the limit (a chunked body).
+
+    After a streamed body is refused the app reads a disconnect and whatever it still sends is
+    dropped; only the 413 reaches the client.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        message = f"Request body over {self.max_bytes} bytes (QA_MAX_REQUEST_BYTES)\n"
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None:
+            if not length.strip().isdigit():
+                await plain_response(send, 400, "Malformed Content-Length\n")
+                return
+            if int(length) > self.max_bytes:
+                await plain_response(send, 413, message)
+                return
+        received, refused, started = 0, False, False
+
+        async def bounded_receive() -> Message:
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            event = await receive()
+            if event["type"] == "http.request":
+                received += len(event.get("body", b""))
+                if received > self.max_bytes:
+                    refused = True
+                    if not started:
+                        await plain_response(send, 413, message)
+                    return {"type": "http.disconnect"}
+            return event
+
+        async def guarded_send(event: Message) -> None:
+            nonlocal started
+            if refused:
+                return
+            started = started or event["type"] == "http.response.start"
+            await send(event)
+
+        try:
+            await self.app(scope, bounded_receive, guarded_send)
+        except Exception:
+            if not refused:  # the app's reaction to the cut body (a ClientDisconnect) is expected
+                raise
+
+
+# --- log-in for the routes Gradio does not guard, and no uploads
+
+
+def mounted_gradio(app: FastAPI) -> GradioApp:
+    """The Gradio app that ``gr.mount_gradio_app`` mounted in ``app``."""
+    from gradio.routes import App
+    from starlette.routing import Mount
+
+    for route in app.routes:
+        if isinstance(route, Mount) and isinstance(route.app, App):
+            return route.app
+    raise RuntimeError("No Gradio app is mounted in this FastAPI app: call gr.mount_gradio_app first")
+
+
+def route_path(scope: Scope) -> str:
+    """The path the app's router matches: ``scope["path"]`` (percent-decoded) without the root path."""
+    path, root = scope["path"], scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+async def gradio_login_passes(gradio_app: ASGIApp, scope: Scope) -> bool:
+    """Whether Gradio's own log-in check (``GET /gradio_api/login_check``, 200 or 401) passes for
+    the session cookie of the request ``scope``: the check of every Gradio route, asked directly."""
+    check = {**scope, "method": "GET", "path": GRADIO_LOGIN_CHECK, "raw_path": GRADIO_LOGIN_CHECK.encode()}
+    check["query_string"] = b""
+    status = 0
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await gradio_app(check, receive, send)
+    return status == 200
+
+
+class LoginRequired:
+    """ASGI middleware: 401 to a request for a path under one of ``prefixes`` (``/doc``) that
+    Gradio's log-in check refuses; Gradio guards its own routes, not the ones added beside it."""
+
+    def __init__(self, app: ASGIApp, prefixes: Sequence[str], gradio_app: ASGIApp) -> None:
+        self.app, self.gradio_app = app, gradio_app
+        self.prefixes = [p.rstrip("/") for p in prefixes]
+
+    def guards(self, path: str) -> bool:
+        return any(path == p or path.startswith(p + "/") for p in self.prefixes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        guarded = scope["type"] == "http" and self.guards(route_path(scope))
+        if guarded and not await gradio_login_passes(self.gradio_app, scope):
+            await plain_response(send, 401, "Log in first: open the app's main page and sign in\n")
+            return
+        await self.app(scope, receive, send)
+
+
+class RefuseUploads:
+    """ASGI middleware: 403 to every request for Gradio's upload routes (``paths``), before any of
+    its body is read; the page has no file component, so nothing it does needs them."""
+
+    def __init__(self, app: ASGIApp, paths: Sequence[str] = UPLOAD_ROUTES) -> None:
+        self.app, self.paths = app, {p.rstrip("/") for p in paths}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The router sends "/gradio_api/upload/" on to "/gradio_api/upload" (a redirect): both refused.
+        if scope["type"] == "http" and route_path(scope).rstrip("/") in self.paths:
+            await plain_response(send, 403, "Uploads are off: this app takes no files\n")
+            return
+        await self.app(scope, receive, send)
+
+
+def protect(app: FastAPI, settings: Settings, *, host: str, private: Sequence[str] = ()) -> None:
+    """Add the checks to ``app`` (the FastAPI app with the Gradio page mounted). Outermost first:
+    the Host check, the body bound, uploads refused, and ``private`` path prefixes behind Gradio's
+    log-in when it has one."""
+    gradio_app = mounted_gradio(app)
+    login = gradio_app.auth is not None
+    if login and private:
+        app.add_middleware(LoginRequired, prefixes=private, gradio_app=gradio_app)
+    app.add_middleware(RefuseUploads)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    hosts = trusted_hosts(settings, host)
+    app.add_middleware(TrustedHosts, hosts=hosts)
+    log.info(
+        "Log-in %s; Host names accepted: %s; request bodies up to %d bytes; uploads off",
+        "required" if login else "off",
+        ", ".join(hosts),
+        settings.max_request_bytes,
+    )
