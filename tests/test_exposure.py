@@ -355,7 +355,7 @@ def test_app_refuses_an_open_bind_without_a_log_in(tmp_path: Path) -> None:
     done = run_app(tmp_path, "--host", "0.0.0.0", "--port", str(free_port()))
     assert done.returncode == 1, done.stderr[-2000:]
     assert done.stderr.strip().splitlines()[-1] == (
-        "Refusing to serve on 0.0.0.0 without a log-in: set QA_AUTH=user:password (or QA_AUTH_FILE), "
+        "error: Refusing to serve on 0.0.0.0 without a log-in: set QA_AUTH=user:password (or QA_AUTH_FILE), "
         "or QA_ALLOW_UNAUTHENTICATED=true to let anyone who reaches the port use the app"
     )
 
@@ -365,7 +365,7 @@ def test_app_refuses_a_malformed_auth_file_without_showing_it(tmp_path: Path) ->
     users.write_text("alice hunter2-secret\n", encoding="utf-8")
     done = run_app(tmp_path, "--port", str(free_port()), QA_AUTH_FILE=str(users))
     assert done.returncode == 1, done.stderr[-2000:]
-    assert done.stderr.strip().splitlines()[-1].startswith(f"QA_AUTH_FILE {users}, line 1: expected")
+    assert done.stderr.strip().splitlines()[-1].startswith(f"error: QA_AUTH_FILE {users}, line 1: expected")
     assert "hunter2" not in done.stderr + done.stdout
 
 
