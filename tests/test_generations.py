@@ -340,7 +340,7 @@ def test_an_index_past_one_sqlite_statement_loads_and_answers(make_settings) -> 
     from index.synthetic import write_corpus
 
     settings = make_settings(chunk_size=100, chunk_overlap=0)
-    write_corpus(PROJECT_ROOT / "seeds", settings.seeds_dir, chunks=12_000, chunks_per_document=50)
+    write_corpus(PROJECT_ROOT / "seeds", settings.seeds_dir, chunks=18_000, chunks_per_document=50)
     fake = DeterministicFakeEmbedding(size=16)
     report = build_index(settings, embeddings=fake)
     assert report.total_chunks > 32_766
