@@ -120,6 +120,8 @@ class IndexStatus:
         ``report.pending`` names seeds still being embedded."""
         self.documents, self.pending, self.trouble = report.documents, list(report.pending), ""
         self.updating = bool(report.pending)
+        if report.pending:  # embedded next (smallest first), before its first batch is reported
+            self.source = report.pending[0]
         self.message = f"Ready: {report.documents} articles indexed."
         self.state = "ready"
         self._finished.set()

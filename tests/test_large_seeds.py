@@ -71,6 +71,22 @@ def test_publish_points() -> None:
     assert publish_points([900] * 6, 1000) == [2, 4]  # a long build: each time as much again is done
 
 
+def test_the_status_line_names_the_seed_embedded_after_a_partial_publish() -> None:
+    from index.build import BuildReport
+
+    status = app.IndexStatus()
+    status.progress(120, 900, "b.txt")
+    assert not status.wait(0) and status.describe().startswith("Building the index: 120 of 900")
+    status.published(BuildReport(generation="g000001", pending=["big.txt"], documents=2))
+    assert status.wait(0) and status.updating  # questions are answered from now on
+    assert status.describe() == (
+        "Indexing big.txt: 120 of 900 passages embedded; answers come from the 2 documents indexed so far."
+    )
+    status.published(BuildReport(generation="g000002", documents=3))
+    status.stopped(None)
+    assert status.describe() == "Ready: 3 articles indexed." and not status.updating
+
+
 def test_questions_are_answered_while_a_large_seed_is_indexed(make_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
     settings = with_large_seed(make_settings)
     held = Holding(embeddings)
@@ -90,7 +106,7 @@ def test_questions_are_answered_while_a_large_seed_is_indexed(make_settings, emb
         assert "qa-error" not in updates[-1][0][-1]["content"]
 
         line = status.describe()
-        assert status.ready and status.updating, line
+        assert status.ready and status.updating and status.pending == ["big.txt"], line
         assert line.startswith("Indexing big.txt: ") and "passages embedded" in line, line
         assert line.endswith("answers come from the 5 documents indexed so far."), line
 
