@@ -440,9 +440,9 @@ def _write(
         store = vector_store(settings, model, generation, client)
         if base is not None and settings.chroma_host:
             copy_vectors(vector_store(settings, model, base, client), store)
-        for source in removed + [p.document.source for p in planned]:
-            delete_chunks(store, catalog.chunk_ids(source))
-            catalog.delete_document(source)
+        for name in removed + [p.document.source for p in planned]:
+            delete_chunks(store, catalog.chunk_ids(name))
+            catalog.delete_document(name)
         for item in planned:
             document, chunks, compared = item.document, item.chunks, item.compared
             for first in range(0, len(chunks), BATCH):

@@ -207,8 +207,8 @@ class Pipeline:
         if listener is not None:
             listener.stopped(None)
         self._synced = True
-        for error in report.errors:
-            log.warning("%s", error)
+        for unreadable in report.errors:
+            log.warning("%s", unreadable)
         self.stale_sources = []
         return report if report.changed or report.healed else None
 

@@ -19,6 +19,7 @@ import threading
 import time
 
 import pytest
+from langchain_core.embeddings import Embeddings
 
 import app
 from index.build import build_index, publish_points
@@ -45,7 +46,7 @@ def with_large_seed(make_settings, **overrides):  # type: ignore[no-untyped-def]
     return settings
 
 
-class Holding:
+class Holding(Embeddings):
     """The real embeddings, holding the build when it reaches the large seed's middle (the batch
     with ``FACT``) until the test lets it go."""
 
