@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     import gradio as gr
     from fastapi import FastAPI
 
+    from index.build import BuildReport
     from index.metadata import DocumentMetadata
     from qa.pipeline import Pipeline, SourceDocument
     from qa.schema import Answer, AnswerSentence, Citation, Passage
@@ -78,17 +79,29 @@ Messages = list[dict[str, str]]  # the Chatbot's value: [{"role": "user", "conte
 
 @dataclass
 class IndexStatus:
-    """Where the index stands: ``building`` (with progress), ``ready`` or ``failed`` (with a message)."""
+    """Where the index stands, for the page and for questions: ``starting``; ``building`` (with
+    progress, nothing to answer from yet); ``ready`` (questions are answered, ``updating`` while a
+    build goes on: a large seed still being embedded, a seed edited); or ``failed`` (with a message).
+
+    It listens to the pipeline's builds (:meth:`qa.pipeline.Pipeline.listen`): the first one, the
+    seeds watcher's. A build with much to embed publishes the small seeds first, and questions are
+    answered from them as soon as it has."""
 
     state: str = "starting"
     done: int = 0
     total: int = 0
     source: str = ""
     message: str = ""
+    documents: int = 0  # documents in the generation answering
+    pending: list[str] = field(default_factory=list)  # seeds it does not hold yet, being embedded
+    updating: bool = False  # a build runs while questions are answered
+    watching: bool = False  # the seeds folder is followed: a build may start at any time
+    trouble: str = ""  # why the last update failed (the generation published before answers)
     _finished: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
     def ready(self) -> bool:
+        """Whether questions can be answered (a generation is published and open)."""
         return self.state == "ready"
 
     @property
@@ -96,10 +109,31 @@ class IndexStatus:
         return self.state == "failed"
 
     def progress(self, done: int, total: int, source: str) -> None:
-        """The build's progress callback: ``(chunks embedded, chunks to embed, document)``."""
+        """A build's progress: ``(texts embedded, texts to embed, document)``."""
         if source != self.source:
-            log.info("Building the index: %d of %d chunks embedded (%s)", done, total, source)
-        self.state, self.done, self.total, self.source = "building", done, total, source
+            log.info("Building the index: %d of %d texts embedded (%s)", done, total, source)
+        self.done, self.total, self.source = done, total, source
+        if self.ready:
+            self.updating = True
+        elif not self.failed:
+            self.state = "building"
+
+    def published(self, report: BuildReport) -> None:
+        """A build published a generation: questions are answered from it, also while
+        ``report.pending`` names seeds still being embedded."""
+        self.documents, self.pending, self.trouble = report.documents, list(report.pending), ""
+        self.updating = bool(report.pending)
+        if report.pending:  # embedded next (smallest first), before its first batch is reported
+            self.source = report.pending[0]
+        self.message = f"Ready: {report.documents} articles indexed."
+        self.state = "ready"
+        self._finished.set()
+
+    def stopped(self, error: Exception | None) -> None:
+        """A build ended; ``error`` when it failed (the generation published before still answers)."""
+        self.updating, self.pending = False, []
+        if error is not None:
+            self.trouble = str(error)
 
     def finish(self, message: str) -> None:
         self.state, self.message = "ready", message
@@ -110,32 +144,53 @@ class IndexStatus:
         self._finished.set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the index is ready or has failed; ``True`` when ready."""
+        """Block until questions can be answered or the index has failed; ``True`` when they can."""
         self._finished.wait(timeout)
         return self.ready
 
     def describe(self) -> str:
-        """One line for the page, e.g. ``Building the index: 26 of 73 passages embedded (001.txt)…``."""
-        if self.ready or self.failed:
+        """One line for the page, e.g. ``Indexing big.txt: 1,234 of 40,000 passages embedded;
+        answers come from the 5 documents indexed so far.``"""
+        if self.failed:
             return self.message
+        if self.ready:
+            if self.updating and self.total:
+                others = [p for p in self.pending if p != self.source]
+                then = f", then {', '.join(others)}" if others else ""
+                return (
+                    f"Indexing {self.source}: {self.done:,} of {self.total:,} passages embedded{then}; "
+                    f"answers come from the {self.documents:,} documents indexed so far."
+                )
+            return self.message + (f" Updating the index failed: {self.trouble}" if self.trouble else "")
         if self.state == "building" and self.total:
             return (
-                f"Building the index: {self.done} of {self.total} passages embedded "
-                f"({self.source})… Questions will be answered when it is done."
+                f"Building the index: {self.done:,} of {self.total:,} passages embedded "
+                f"({self.source})… Questions will be answered as soon as the first documents are indexed."
             )
         return "Opening the index (it is built from the seeds folder on first start)…"
 
 
 def prepare_index(pipeline: Pipeline, status: IndexStatus) -> None:
-    """Build the index if there is none (unless ``QA_AUTO_BUILD`` is off), open it, and record the
-    outcome in ``status``."""
+    """Build the index if there is none or the seeds changed (unless ``QA_AUTO_BUILD`` is off),
+    open it, and record the outcome in ``status``, which follows every later build of the pipeline
+    too. Questions are answered as soon as the build has published a first generation."""
+    pipeline.listen(status)
+    settings = pipeline.settings
+    status.watching = settings.auto_build and settings.watch_seeds > 0
     try:
-        if pipeline.settings.auto_build:
-            report = pipeline.ensure_index(progress=status.progress)
-            if report is not None:
-                log.info("Index built: %s", report.summary())
+        if settings.auto_build:
+            try:
+                report = pipeline.ensure_index()
+            except QAError as error:
+                if not status.ready:  # nothing was published to answer from
+                    raise
+                log.error("The index build stopped: %s", error)  # what it published answers
+            else:
+                if report is not None:
+                    log.info("Index built: %s", report.summary())
         pipeline.load()
         sources = pipeline.sources()
+        status.documents = len(sources)
         status.finish(f"Ready: {len(sources)} articles indexed.")
         pipeline.watch_seeds()  # an edited, added or removed seed is indexed; the next question uses it
     except QAError as error:
@@ -651,7 +706,8 @@ class Chat:
         return {source: self.pipeline.metadata(source) for source in set(sources)}
 
     def wait_for_index(self, chat: Messages) -> Iterator[Messages]:
-        """While the index is being built, show its progress in the pending answer."""
+        """Until there is a generation to answer from (the first build publishes the small seeds
+        first), show the build's progress in the pending answer."""
         while not self.status.wait(timeout=0.5):
             if self.status.failed:
                 return
@@ -870,12 +926,15 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
 
 
 def _status_update(status: IndexStatus) -> Callable[[], tuple[str, Any]]:
-    """The timer's handler: the status line, and the timer stopped once the index is ready or failed."""
+    """The timer's handler: the status line, and the timer stopped when no build can report any more."""
 
     def update() -> tuple[str, Any]:
         import gradio as gr
 
-        return status.describe(), gr.Timer(active=not (status.ready or status.failed))
+        # Running while a build may report: until the first answer, during an update, and for as
+        # long as the seeds folder is followed (a seed edited later is indexed in the background).
+        active = not status.failed and (not status.ready or status.updating or status.watching)
+        return status.describe(), gr.Timer(active=active)
 
     return update
 

@@ -14,7 +14,7 @@ from qa.settings import Settings
 def _build(settings: Settings, rebuild: bool, wait: bool) -> int:
     from tqdm import tqdm
 
-    from index.build import build_index
+    from index.build import BuildReport, build_index
 
     bar: tqdm | None = None
 
@@ -28,7 +28,17 @@ def _build(settings: Settings, rebuild: bool, wait: bool) -> int:
     def waiting(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    report = build_index(settings, rebuild=rebuild, progress=progress, wait=wait, on_wait=waiting)
+    def published(report: BuildReport) -> None:
+        if report.pending:  # a partial generation: questions are answered from it meanwhile
+            message = (
+                f"published {report.generation} ({report.documents} documents) to answer from "
+                f"meanwhile; still to embed: {', '.join(report.pending)}"
+            )
+            (bar.write if bar is not None else print)(message)
+
+    report = build_index(
+        settings, rebuild=rebuild, progress=progress, wait=wait, on_wait=waiting, published=published
+    )
     if bar is not None:
         bar.close()
     if report.healed:
@@ -48,12 +58,18 @@ def _build(settings: Settings, rebuild: bool, wait: bool) -> int:
 
 
 def _status(settings: Settings) -> int:
-    from index.build import check_generation
+    from index.build import check_generation, pending_seeds
     from index.catalog import Catalog
     from index.generations import Layout
     from index.manifest import read_manifest
 
-    generation = Layout(settings).current()
+    layout = Layout(settings)
+    if (progress := layout.read_progress()) is not None:
+        print(
+            f"build running (process {progress['pid']}): generation {progress['generation']}, "
+            f"{progress['done']:,} of {progress['total']:,} texts embedded, now {progress['source']}"
+        )
+    generation = layout.current()
     if reason := check_generation(settings, generation):
         print(f"error: the index is damaged ({reason}); `python -m index build` rebuilds it", file=sys.stderr)
         return 1
@@ -79,7 +95,12 @@ def _status(settings: Settings) -> int:
             )
     for duplicate, original in sorted(catalog.meta().get("duplicates", {}).items()):
         print(f"\n{duplicate}: not indexed, same content as {original}")
-    print(f"\n{documents} documents, {total} chunks")
+    pending = pending_seeds(layout, catalog)
+    for seed in pending:
+        print(f"\n{seed.describe()}")
+    print(
+        f"\n{documents} documents, {total} chunks" + (f"; {len(pending)} still to index" if pending else "")
+    )
     catalog.close()
     return 0
 

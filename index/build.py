@@ -6,6 +6,12 @@ deleted ones removed; then the generation is published with one atomic switch. R
 from the served generation throughout, and a build that dies leaves it untouched (its unfinished
 folder is removed by the next build). One build runs at a time; a second one waits for it.
 
+A build embeds the smallest seeds first. When much is left to embed (a large seed next, or a
+long first build), it publishes what it has finished and carries on in a new generation copied
+from that one, so questions are answered from what is indexed meanwhile; the published catalog
+lists the seeds still to come (``meta.pending``, :func:`pending_seeds`) and the running build
+records how far it is (``Layout.write_progress``). See ``Settings.partial_publish_texts``.
+
 A served generation found damaged (its catalog or its Chroma files) is moved aside with a
 warning and the index is rebuilt from the seeds, which are the source of truth.
 
@@ -17,15 +23,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from index.catalog import Catalog, text_key
-from index.chunk import chunk_document
+from index.chunk import Chunk, chunk_document
 from index.embed import embedder, embedder_info
 from index.generations import Generation, Layout, remove
 from index.load import SeedDocument, load_seeds
@@ -52,6 +60,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]  # (texts embedded so far, texts to embed, document)
 BATCH = 32
+PROGRESS_EVERY = 0.5  # seconds between two records of the build's progress for `index status`
 
 
 @dataclass
@@ -69,6 +78,9 @@ class BuildReport:
     healed: str = ""  # why the served generation was set aside and rebuilt, when it was
     outside: list[str] = field(default_factory=list)  # links out of the seeds folder, not read
     duplicates: dict[str, str] = field(default_factory=dict)  # seed -> the seed indexed with its content
+    published: list[str] = field(default_factory=list)  # each generation published; the last: ``generation``
+    pending: list[str] = field(default_factory=list)  # seeds ``generation`` does not hold yet (a partial one)
+    documents: int = 0  # documents in ``generation``
 
     @property
     def changed(self) -> bool:
@@ -80,9 +92,79 @@ class BuildReport:
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
             f"{len(self.unchanged)} unchanged; {self.chunks_embedded} chunks embedded, {self.total_chunks} in all"
         )
+        if len(self.published) > 1:
+            line += f"; {len(self.published) - 1} partial generation(s) published on the way"
         if self.errors:
             line += f"; {len(self.errors)} seed(s) could not be read"
         return line
+
+
+Published = Callable[[BuildReport], None]  # told after each publish: report.generation, .pending, .documents
+
+
+@dataclass(frozen=True)
+class PendingSeed:
+    """A seed a published generation does not hold yet, or holds the previous version of: the
+    build that published it had still to embed it (see the module docstring)."""
+
+    source: str
+    texts: int  # texts (chunks and sentences) to embed for it
+    replaces: bool  # the generation holds the seed's previous version meanwhile
+    embedded: int | None = None  # how many the running build has embedded; None: not being embedded now
+    running: bool = False  # a build is running (embedding this seed, or another before it)
+
+    def describe(self) -> str:
+        """One line, e.g. ``big.txt: being indexed, 1,200 of 40,000 texts embedded``."""
+        old = " (its previous version answers meanwhile)" if self.replaces else ""
+        if self.embedded is not None:
+            return f"{self.source}: being indexed, {self.embedded:,} of {self.texts:,} texts embedded{old}"
+        if self.running:
+            return f"{self.source}: waiting to be indexed, {self.texts:,} texts to embed{old}"
+        return (
+            f"{self.source}: not indexed yet, the build that was indexing it stopped; "
+            f"`python -m index build` finishes it{old}"
+        )
+
+
+def pending_seeds(layout: Layout, catalog: Catalog) -> list[PendingSeed]:
+    """The seeds the generation of ``catalog`` is waiting for, with the running build's progress."""
+    pending = catalog.meta().get("pending") or []
+    if not pending:
+        return []
+    progress = layout.read_progress()
+    seeds = []
+    for item in pending:
+        embedded, texts = None, int(item["texts"])
+        if progress is not None and progress.get("source") == item["source"]:
+            embedded, texts = int(progress["embedded"]), int(progress["texts"])
+        seeds.append(
+            PendingSeed(item["source"], texts, bool(item["replaces"]), embedded, progress is not None)
+        )
+    return seeds
+
+
+def publish_points(works: list[int], large: int) -> list[int]:
+    """Where a build publishes on the way: the positions in ``works`` (texts to embed per document,
+    smallest first) before which what is finished is published. Before a document of more than
+    ``large`` texts, and once as much again as before has been done, while more than ``large``
+    texts remain; never before anything is done, and nowhere when ``large`` is 0.
+
+    >>> publish_points([100, 200, 5000], 2000)  # five small seeds and a big one, in short
+    [2]
+    >>> publish_points([900, 900, 900, 900, 900, 900], 1000)  # a long build of small ones
+    [2, 4]
+    """
+    points: list[int] = []
+    if large <= 0:
+        return points
+    remaining, since, before = sum(works), 0, 0
+    for position, work in enumerate(works):
+        if since and remaining > large and (work > large or since >= max(large, before)):
+            points.append(position)
+            before, since = before + since, 0
+        since += work
+        remaining -= work
+    return points
 
 
 def embedding_record(settings: Settings) -> EmbeddingRecord:
@@ -126,12 +208,15 @@ def build_index(
     wait: bool = True,
     on_wait: Callable[[str], None] | None = None,
     rebuild_mismatch: bool = False,
+    published: Published | None = None,
 ) -> BuildReport:
     """Bring the index in line with the seeds folder, publish it, and return what changed.
 
-    ``wait=False`` raises ``IndexBusyError`` when another build is running instead of waiting. An
-    index built with another embedding model or other chunk settings is refused
-    (``IndexMismatchError``), or rebuilt from the seeds with ``rebuild_mismatch``."""
+    ``progress`` is told of every batch embedded, ``published`` of every generation published (a
+    partial one first when there is much to embed, see the module docstring). ``wait=False``
+    raises ``IndexBusyError`` when another build is running instead of waiting. An index built
+    with another embedding model or other chunk settings is refused (``IndexMismatchError``), or
+    rebuilt from the seeds with ``rebuild_mismatch``."""
     embedding = embedding_record(settings)
     layout = Layout(settings)
     with layout.build_lock(wait=wait, on_wait=on_wait):
@@ -160,29 +245,114 @@ def build_index(
             base is not None
             and not report.changed
             and base[1].meta().get("duplicates", {}) == report.duplicates
+            and not base[1].meta().get("pending")  # a partial generation whose build died: finished anew
         ):
             report.total_chunks = base[1].chunk_count()
             report.generation = base[0].name
+            report.documents = len(base[1].sources())
             base[1].close()
             # Only what builds that died left: the generation before is kept, as after a publish.
             _remove_leftovers(settings, layout, keep={base[0].name}, newer_than=base[0].name)
             return report
         if base is not None:
             base[1].close()
-        generation = layout.new_generation()
-        try:
-            _write(
-                settings, generation, base[0] if base else None, todo, report, embedding, embeddings, progress
-            )
-            layout.publish(generation)
-        except BaseException as error:
-            _discard(settings, generation)
-            if isinstance(error, QAError) or not is_chroma_failure(error):
-                raise
-            raise _write_error(error, layout) from error
-        report.generation = generation.name
-        _remove_leftovers(settings, layout, keep={generation.name} | ({served} if served else set()))
+        planned = sorted(_plan(settings, todo), key=lambda p: (p.work, p.document.source))
+        points = publish_points([p.work for p in planned], settings.partial_publish_texts)
+        stages = [planned[a:b] for a, b in zip([0, *points], [*points, len(planned)], strict=True)]
+        tracker = _Tracker(layout, progress, sum(p.work for p in planned))
+        start = base[0] if base else None
+        previous = served  # the generation published last: kept when the next one is published
+        for number, stage in enumerate(stages):
+            later = [p for next_stage in stages[number + 1 :] for p in next_stage]
+            generation = layout.new_generation()
+            tracker.generation = generation.name
+            try:
+                _write(
+                    settings,
+                    generation,
+                    start,
+                    stage,
+                    report.removed if number == 0 else [],
+                    later,
+                    report,
+                    embedding,
+                    embeddings,
+                    tracker,
+                )
+                start = generation
+                if later and not report.total_chunks:
+                    continue  # nothing to answer from yet: the next stage starts from this one unpublished
+                layout.publish(generation)
+            except BaseException as error:
+                _discard(settings, generation)
+                if isinstance(error, QAError) or not is_chroma_failure(error):
+                    raise
+                raise _write_error(error, layout) from error
+            report.generation, report.pending = generation.name, [p.document.source for p in later]
+            report.published.append(generation.name)
+            _remove_leftovers(settings, layout, keep={generation.name} | ({previous} if previous else set()))
+            previous = generation.name
+            if later:
+                log.info("Published %s; still to embed: %s", generation.name, ", ".join(report.pending))
+            if published is not None:
+                published(report)
     return report
+
+
+@dataclass
+class _Planned:
+    """A document to embed: its chunks and the sentence texts answers compare with questions."""
+
+    document: SeedDocument
+    chunks: list[Chunk]
+    compared: list[str]
+
+    @property
+    def work(self) -> int:
+        return len(self.chunks) + len(self.compared)
+
+
+def _plan(settings: Settings, todo: list[SeedDocument]) -> list[_Planned]:
+    from qa.extractive import compared_texts
+
+    return [
+        _Planned(
+            d,
+            chunk_document(d, settings.chunk_size, settings.chunk_overlap),
+            compared_texts(d.text, d.source, d.metadata),
+        )
+        for d in todo
+    ]
+
+
+class _Tracker:
+    """A build's progress over all its stages: told to the caller's callback at every batch and
+    recorded for `index status` (``Layout.write_progress``) at most every ``PROGRESS_EVERY`` seconds."""
+
+    def __init__(self, layout: Layout, progress: Progress | None, total: int) -> None:
+        self.layout, self.progress, self.total = layout, progress, total
+        self.done, self.generation, self._recorded, self._source = 0, "", 0.0, ""
+
+    def add(self, texts: int, planned: _Planned, embedded: int) -> None:
+        """``texts`` more done, ``embedded`` of ``planned``'s work in all."""
+        self.done += texts
+        source = planned.document.source
+        now = time.monotonic()
+        if now - self._recorded >= PROGRESS_EVERY or embedded >= planned.work or source != self._source:
+            self._recorded, self._source = now, source
+            self.layout.write_progress(
+                {
+                    "pid": os.getpid(),
+                    "generation": self.generation,
+                    "source": planned.document.source,
+                    "embedded": embedded,
+                    "texts": planned.work,
+                    "done": self.done,
+                    "total": self.total,
+                }
+            )
+        if self.progress is not None:
+            self.progress(self.done, self.total, source)
 
 
 def _base(
@@ -241,15 +411,16 @@ def _write(
     settings: Settings,
     generation: Generation,
     base: Generation | None,
-    todo: list[SeedDocument],
+    planned: list[_Planned],
+    removed: list[str],
+    later: list[_Planned],
     report: BuildReport,
     embedding: EmbeddingRecord,
     embeddings: Embeddings | None,
-    progress: Progress | None,
+    tracker: _Tracker,
 ) -> None:
-    """Fill ``generation``: a copy of ``base`` with ``todo`` replaced and ``report.removed`` gone."""
-    from qa.extractive import compared_texts
-
+    """Fill ``generation``: a copy of ``base`` with ``planned`` replaced and ``removed`` gone;
+    ``later`` (still to embed, by a later stage) is recorded as pending."""
     if base is not None:
         source = sqlite3.connect(f"file:{base.catalog_path}?mode=ro&immutable=1", uri=True)
         target = sqlite3.connect(generation.catalog_path)
@@ -269,17 +440,11 @@ def _write(
         store = vector_store(settings, model, generation, client)
         if base is not None and settings.chroma_host:
             copy_vectors(vector_store(settings, model, base, client), store)
-        planned = []
-        for document in todo:
-            chunks = chunk_document(document, settings.chunk_size, settings.chunk_overlap)
-            compared = compared_texts(document.text, document.source, document.metadata)
-            planned.append((document, chunks, compared))
-        total = sum(len(chunks) + len(compared) for _, chunks, compared in planned)
-        done = 0
-        for source in report.removed + [d.source for d in todo]:
-            delete_chunks(store, catalog.chunk_ids(source))
-            catalog.delete_document(source)
-        for document, chunks, compared in planned:
+        for name in removed + [p.document.source for p in planned]:
+            delete_chunks(store, catalog.chunk_ids(name))
+            catalog.delete_document(name)
+        for item in planned:
+            document, chunks, compared = item.document, item.chunks, item.compared
             for first in range(0, len(chunks), BATCH):
                 batch = chunks[first : first + BATCH]
                 store.add_texts(
@@ -288,9 +453,7 @@ def _write(
                     ids=[c.id for c in batch],
                 )
                 report.chunks_embedded += len(batch)
-                done += len(batch)
-                if progress:
-                    progress(done, total, document.source)
+                tracker.add(len(batch), item, first + len(batch))
             keys = [text_key(t) for t in compared]
             known = catalog.vectors(keys)
             missing = [t for t, k in zip(compared, keys, strict=True) if k not in known]
@@ -300,9 +463,9 @@ def _write(
                 for text, vector in zip(batch_texts, model.embed_documents(batch_texts), strict=True):
                     vectors[text_key(text)] = vector
                 report.sentences_embedded += len(batch_texts)
-                if progress:
-                    progress(done + first + len(batch_texts), total, document.source)
-            done += len(compared)
+                tracker.add(len(batch_texts), item, len(chunks) + first + len(batch_texts))
+            if len(missing) < len(compared):  # stored already: counted as done
+                tracker.add(len(compared) - len(missing), item, item.work)
             catalog.put_document(  # replaces what the document had, its vector references included
                 document.source,
                 document.sha256,
@@ -312,7 +475,19 @@ def _write(
             )
             catalog.put_vectors(document.source, vectors, keys)
         catalog.prune_vectors()
-        catalog.set_meta({"duplicates": report.duplicates})
+        catalog.set_meta(
+            {
+                "duplicates": report.duplicates,
+                "pending": [
+                    {
+                        "source": p.document.source,
+                        "texts": p.work,
+                        "replaces": p.document.source in report.updated,
+                    }
+                    for p in later
+                ],
+            }
+        )
         catalog.seal()
         write_manifest(
             catalog,
@@ -325,6 +500,7 @@ def _write(
             ),
         )
         report.total_chunks = catalog.chunk_count()
+        report.documents = len(catalog.sources())
         if store._collection.count() != report.total_chunks:
             raise IndexCorruptError(
                 f"The new generation {generation.name} holds {store._collection.count()} vectors for "

@@ -4,6 +4,7 @@ with one atomic switch.
     data/index/
       CURRENT            the name of the published generation (replaced atomically)
       .build.lock        held by the one build that may run at a time
+      .build.progress    what that build is embedding, how far it is (JSON, for `index status`)
       g000007/           a generation: catalog.sqlite3 (+ chroma/ for a local index)
       g000008/           being built: never read until CURRENT names it
 
@@ -11,13 +12,15 @@ With a ``chroma run`` server a generation's vectors are the server's collection
 ``<collection>-<generation>``; the catalog stays in the folder. A build that is killed leaves an
 unpublished folder that the next build removes; the served generation is never written, so
 readers keep answering from it throughout. After a publish the previous generation is kept (a
-process may be answering from it this moment) and older ones are removed.
+process may be answering from it this moment) and older ones are removed. A build with a lot to
+embed publishes what it has finished on the way (``index.build``): it keeps the lock throughout.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -25,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from index.catalog import CATALOG_NAME
 from qa.errors import IndexBusyError, IndexCorruptError, IndexMissingError, IndexReadOnlyError
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
 
 CURRENT = "CURRENT"
 LOCK = ".build.lock"
+PROGRESS = ".build.progress"
 _NAME = re.compile(r"g\d{6}")
 
 
@@ -169,7 +173,7 @@ class Layout:
             ) from error
         try:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                _lock_now(handle)
             except BlockingIOError:
                 holder = _holder(handle)
                 message = f"Another build of {self.root} is running{holder}"
@@ -182,12 +186,60 @@ class Layout:
             handle.truncate()
             handle.write(f"{os.getpid()}\n")
             handle.flush()
-            yield
+            try:
+                yield
+            finally:  # only the holder clears the holder's records
+                with contextlib.suppress(OSError):
+                    (self.root / PROGRESS).unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    handle.seek(0)
+                    handle.truncate()
         finally:
-            with contextlib.suppress(OSError):
-                handle.seek(0)
-                handle.truncate()
             handle.close()  # closing releases the lock
+
+    def build_running(self) -> bool:
+        """Whether a build (of any process, this one included) holds the build lock now."""
+        try:
+            handle = open(self.root / LOCK)  # noqa: SIM115 - closed below; never created here
+        except OSError:
+            return False
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released when closed, at once
+            except BlockingIOError:
+                return True
+            except OSError:
+                return False
+            return False
+
+    def write_progress(self, values: dict[str, Any]) -> None:
+        """Record how far the running build is (call with the build lock held): replaced whole,
+        so a reader sees the last record or the one before, never half of one."""
+        tmp = self.root / f".{PROGRESS}.{os.getpid()}"
+        with contextlib.suppress(OSError):  # progress is for people to read: never fails a build
+            tmp.write_text(json.dumps(values), encoding="utf-8")
+            os.replace(tmp, self.root / PROGRESS)
+
+    def read_progress(self) -> dict[str, Any] | None:
+        """What the running build last recorded (:meth:`write_progress`); ``None`` when no build
+        runs (one that was killed leaves its record, which means nothing then)."""
+        if not self.build_running():
+            return None
+        try:
+            values = json.loads((self.root / PROGRESS).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return values if isinstance(values, dict) else None
+
+
+def _lock_now(handle: Any) -> None:
+    """Take the build lock or raise ``BlockingIOError``; tried twice, since a reader asking
+    :meth:`Layout.build_running` holds it (shared) for a moment."""
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        time.sleep(0.05)
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _holder(handle: object) -> str:

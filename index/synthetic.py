@@ -56,6 +56,22 @@ def write_corpus(
     return written
 
 
+def write_large_seed(seeds_dir: Path, path: Path, chars: int, fact: str, seed: int = 9) -> Path:
+    """One document of about ``chars`` characters at ``path`` (recombined sentences of the seeds in
+    ``seeds_dir``) with the sentence ``fact``, found in no seed, on a line of its own in the middle."""
+    import tempfile
+
+    chunks = max(1, chars // CHARS_PER_CHUNK)
+    with tempfile.TemporaryDirectory() as scratch:
+        [written] = write_corpus(
+            seeds_dir, Path(scratch), chunks=chunks, chunks_per_document=chunks, seed=seed
+        )
+        text = written.read_text(encoding="utf-8")
+    middle = text.index("\n", len(text) // 2)
+    path.write_text(f"{text[:middle]}\n{fact}\n{text[middle + 1 :]}", encoding="utf-8")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m index.synthetic", description=__doc__)
     parser.add_argument("--chunks", type=int, required=True, help="about how many chunks in all")

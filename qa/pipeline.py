@@ -6,7 +6,9 @@
 
 Models and the index load lazily, once, on the first question (or :meth:`Pipeline.load`); the
 index is built from the seeds folder first when none exists and ``Settings.auto_build`` is on.
-A pipeline is safe to share between threads (the UI does).
+While a build runs, questions are answered from the generation it published last: a build with
+much to embed publishes the small seeds first (:meth:`Pipeline.pending` names the seeds still to
+come). A pipeline is safe to share between threads (the UI does).
 
 :meth:`Pipeline.stream` yields as the answer is written: the answerer's text
 (:class:`~qa.schema.TokenEvent`), each sentence once verified (:class:`~qa.schema.SentenceEvent`),
@@ -19,10 +21,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from qa import registry
 from qa.answer import AnswerBuilder, Answerer, DraftSentence, Refusal
@@ -32,6 +35,7 @@ from qa.errors import (
     IndexCorruptError,
     IndexMismatchError,
     IndexMissingError,
+    IndexReadOnlyError,
     InvalidOptionError,
     LLMError,
     QAError,
@@ -56,7 +60,7 @@ from qa.verify import SupportJudge
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
-    from index.build import BuildReport, Progress
+    from index.build import BuildReport, PendingSeed, Progress
     from index.generations import Layout
     from index.metadata import DocumentMetadata
     from qa.retrieve import Retriever
@@ -64,6 +68,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 FALLBACK = "extractive"  # the answerer that stands in when another fails
 OPTIONS = ("top_k", "sources", "answerer", "mode")  # what ask/stream take besides question and history
+
+
+class BuildListener(Protocol):
+    """What a pipeline tells about every build it runs (:meth:`Pipeline.listen`): the app shows it."""
+
+    def progress(self, done: int, total: int, source: str) -> None:
+        """``done`` of ``total`` texts embedded; ``source`` is being embedded."""
+
+    def published(self, report: BuildReport) -> None:
+        """A generation was published: a partial one while ``report.pending`` names seeds still to come."""
+
+    def stopped(self, error: Exception | None) -> None:
+        """The build ended; ``error`` when it failed (the generation published last is served)."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +120,7 @@ class Pipeline:
         self._synced = False  # whether ensure_index has run: load() need not run it again
         self._seeds_signature: tuple[tuple[str, int, int], ...] | None = None
         self._watcher: threading.Thread | None = None
+        self._listener: BuildListener | None = None
         self._stop = threading.Event()
         self._assessor = ExtractiveAnswerer()  # assesses answers whose answerer does not
 
@@ -145,22 +163,54 @@ class Pipeline:
                 self._answerers[name] = registry.make_answerer(name, self.settings, self.models)
             return self._answerers[name]
 
+    def listen(self, listener: BuildListener | None) -> None:
+        """Tell ``listener`` about every build this pipeline runs from now on: the first, the seeds
+        watcher's, a heal (the app's status line)."""
+        self._listener = listener
+
     def ensure_index(self, progress: Progress | None = None, wait: bool = True) -> BuildReport | None:
         """Bring the index in line with the seeds folder (build a new generation when anything
         changed, and publish it); the report when anything changed, ``None`` when it was up to date.
-        The generation being served keeps answering meanwhile; the next question uses the new one."""
+        The generation being served keeps answering meanwhile; the next question uses the new one
+        (or a partial one the build publishes on the way, see :meth:`pending`)."""
         from index.build import build_index
 
-        report = build_index(
-            self.settings,
-            embeddings=self.embeddings,
-            progress=progress,
-            wait=wait,
-            rebuild_mismatch=self.settings.auto_build,  # an index of other settings is rebuilt, not refused
-        )
+        listener = self._listener
+        published: list[str] = []
+
+        def told(done: int, total: int, source: str) -> None:
+            if progress is not None:
+                progress(done, total, source)
+            if listener is not None:
+                listener.progress(done, total, source)
+
+        def publish(report: BuildReport) -> None:
+            published.append(report.generation)
+            if listener is not None:
+                listener.published(report)
+
+        try:
+            report = build_index(
+                self.settings,
+                embeddings=self.embeddings,
+                progress=told,
+                wait=wait,
+                rebuild_mismatch=self.settings.auto_build,  # an index of other settings is rebuilt, not refused
+                published=publish,
+            )
+        except IndexBusyError:
+            raise  # another build runs: this one never started
+        except Exception as error:
+            if listener is not None:
+                listener.stopped(error)
+            if published:  # what it published answers: opening the index need not build again
+                self._synced = True
+            raise
+        if listener is not None:
+            listener.stopped(None)
         self._synced = True
-        for error in report.errors:
-            log.warning("%s", error)
+        for unreadable in report.errors:
+            log.warning("%s", unreadable)
         self.stale_sources = []
         return report if report.changed or report.healed else None
 
@@ -210,14 +260,25 @@ class Pipeline:
         return healed
 
     def _build_quietly(self) -> None:
-        """The first build of an auto-building pipeline: a folder it cannot write is served as it is."""
-        from qa.errors import IndexReadOnlyError
-
+        """The first build of an auto-building pipeline. While another build runs (the app's first
+        one in another thread, or another process's), the generation it published last is served,
+        or its first one waited for; a folder it cannot write is served as it is."""
         try:
-            self.ensure_index()
+            self.ensure_index(wait=False)
+        except IndexBusyError:
+            while self._layout.current_name() is None and self._layout.build_running():
+                time.sleep(0.2)
         except IndexReadOnlyError as error:
             log.warning("%s; serving the index as it is", error)
             self._synced = True
+
+    def pending(self) -> list[PendingSeed]:
+        """The seeds the served generation does not hold yet (a partial generation, published before
+        a large seed), each with how far the running build is: ``PendingSeed.describe()`` says
+        e.g. ``big.txt: being indexed, 1,200 of 40,000 texts embedded``."""
+        from index.build import pending_seeds
+
+        return pending_seeds(self._layout, self.served().catalog)
 
     def _open(self) -> ServedIndex:
         from index.build import embedding_record
