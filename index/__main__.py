@@ -88,10 +88,10 @@ def _status(settings: Settings) -> int:
         print(f"\n{source}: {chunks} chunks, {chars} chars, sha256 {sha256[:12]}")
         for name, value in metadata.fields().items():
             print(f"  {name:<9} {visible(value)}")
-        if metadata.repetition > settings.max_repetition:
+        if metadata.keyword_share > settings.max_keyword_share:
             print(
-                f"  {metadata.repetition:.0%} of its sentences repeat earlier ones: read as keyword-stuffed, "
-                "its passages rank after every other document's (QA_MAX_REPETITION)"
+                f"  keyword-stuffed: {metadata.keyword_share:.0%} of its words repeat its five most frequent "
+                "ones; its passages rank after every other document's (QA_MAX_KEYWORD_SHARE)"
             )
     for duplicate, original in sorted(catalog.meta().get("duplicates", {}).items()):
         print(f"\n{duplicate}: not indexed, same content as {original}")

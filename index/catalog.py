@@ -203,9 +203,9 @@ class Catalog:
         ):
             yield source, sha, chars, chunks, DocumentMetadata.model_validate_json(meta)
 
-    def repetitive(self, above: float) -> list[str]:
-        """The documents more than ``above`` of whose sentences repeat earlier ones (keyword-stuffed)."""
-        query = "SELECT source FROM documents WHERE json_extract(metadata, '$.repetition') > ? ORDER BY source"
+    def stuffed(self, above: float) -> list[str]:
+        """The documents whose ``keyword_share`` is above ``above`` (keyword-stuffed)."""
+        query = "SELECT source FROM documents WHERE json_extract(metadata, '$.keyword_share') > ? ORDER BY source"
         return [row[0] for row in self.db.execute(query, (above,))]
 
     def hashes(self) -> dict[str, str]:

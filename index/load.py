@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.clean import kept_regions, repetition
+from index.clean import keyword_share, kept_regions
 from index.metadata import DocumentMetadata, apply_sidecar, extract_metadata
 from qa.errors import NoSeedsError, SeedError
 
@@ -93,7 +93,7 @@ def read_seed(path: Path, seeds_dir: Path) -> SeedDocument:
         log.warning("%s: %d control characters (NUL, terminal escapes) read as spaces", source, replaced)
     metadata = apply_sidecar(extract_metadata(text), path)
     regions = kept_regions(text, metadata.title)
-    metadata.repetition = round(repetition(text, regions), 4)
+    metadata.keyword_share = round(keyword_share(text, regions), 4)
     return SeedDocument(
         source=source,
         text=text,

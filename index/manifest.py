@@ -18,7 +18,7 @@ from qa.errors import IndexCorruptError, IndexMismatchError
 if TYPE_CHECKING:
     from index.catalog import Catalog
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 REBUILD_HINT = "run `python -m index build --rebuild`"
 
 

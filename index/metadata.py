@@ -58,10 +58,10 @@ class DocumentMetadata(BaseModel):
     date: str | None = None
     url: str | None = None
     spans: dict[str, tuple[int, int]] = Field(default_factory=dict)
-    repetition: float = Field(
+    keyword_share: float = Field(
         default=0.0,
-        description="Share of its sentences that repeat an earlier one (index.clean.repetition): "
-        "above Settings.max_repetition the document reads as keyword-stuffed and ranks last",
+        description="Share of its content words that repeat its five most frequent ones "
+        "(index.clean.keyword_share): above Settings.max_keyword_share it reads as keyword-stuffed",
     )
 
     def fields(self) -> dict[str, str]:

@@ -4,7 +4,7 @@ Hybrid retrieval runs both retrievers and fuses their rankings with LangChain's 
 rank fusion (``EnsembleRetriever.weighted_reciprocal_rank``), then keeps at most
 ``max_per_source`` passages from one article while passages from other articles are still in the
 fused list, so that one article cannot crowd out the rest. Passages of keyword-stuffed documents
-(most of their sentences repeat: ``index.clean.repetition``) rank after all others.
+(a few words repeated over and over: ``index.clean.keyword_share``) rank after all others.
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ class ServedIndex:
         from qa.retrieve import Retriever
 
         return Retriever(
-            self.store, self.catalog, self.settings, demoted=self.catalog.repetitive(self.settings.max_repetition)
+            self.store, self.catalog, self.settings, demoted=self.catalog.stuffed(self.settings.max_keyword_share)
         )
 
     @cached_property

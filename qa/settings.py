@@ -77,12 +77,13 @@ class Settings(BaseSettings):
     dense_weight: float = Field(default=0.7, ge=0)
     bm25_weight: float = Field(default=0.3, ge=0)
     rrf_c: int = Field(default=10, ge=1)
-    max_repetition: float = Field(
+    max_keyword_share: float = Field(
         default=0.5,
         ge=0,
         le=1,
-        description="A document more than this share of whose sentences repeat earlier ones reads as "
-        "keyword-stuffed: its passages rank after every other document's",
+        description="A document more than this share of whose content words repeat its five most frequent "
+        "ones reads as keyword-stuffed (articles measure 0.05-0.15): its passages rank after every other "
+        "document's",
     )
     max_per_source: int = Field(
         default=3, ge=1, description="Most passages from one article while others are still relevant"

@@ -107,20 +107,20 @@ def stuffed(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
     return root
 
 
-@pytest.mark.parametrize("max_repetition", [0.5, 1.0], ids=["default", "no-demotion"])
-def test_a_keyword_stuffed_page_does_not_displace_the_answer(stuffed, embeddings, max_repetition) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("max_keyword_share", [0.5, 1.0], ids=["default", "no-demotion"])
+def test_a_keyword_stuffed_page_does_not_displace_the_answer(stuffed, embeddings, max_keyword_share) -> None:  # type: ignore[no-untyped-def]
     from qa.settings import Settings
 
     settings = Settings(
         seeds_dir=stuffed / "seeds",
         data_dir=stuffed / "data",
-        max_repetition=max_repetition,
+        max_keyword_share=max_keyword_share,
         _env_file=None,  # type: ignore[call-arg]
     )
     pipeline = Pipeline(settings, embeddings=embeddings)
     answer = pipeline.ask(QUESTION)
-    assert pipeline.metadata("zz_stuffed.txt").repetition > 0.9
-    if max_repetition == 1.0:  # the attack works without the demotion: the test can tell
+    assert pipeline.metadata("zz_stuffed.txt").keyword_share > 0.8
+    if max_keyword_share == 1.0:  # the attack works without the demotion: the test can tell
         assert "PWNED" in answer.text
         return
     assert "Ukrainian intelligence" in answer.text and "PWNED" not in answer.text
@@ -130,4 +130,4 @@ def test_a_keyword_stuffed_page_does_not_displace_the_answer(stuffed, embeddings
     # It is still indexed, searchable and listed: ranked last, not hidden.
     assert any(p.source == "zz_stuffed.txt" for p in pipeline.retrieve("PWNED", sources=["zz_stuffed.txt"]))
     status = index_cli(settings, "status")
-    assert "zz_stuffed.txt" in status.stdout and "repeat" in status.stdout
+    assert "zz_stuffed.txt" in status.stdout and "keyword-stuffed" in status.stdout
