@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.clean import keyword_share, kept_regions
+from index.clean import kept_regions, keyword_share
 from index.metadata import DocumentMetadata, apply_sidecar, extract_metadata
 from qa.errors import NoSeedsError, SeedError
 
