@@ -33,7 +33,7 @@ from qa.display import visible
 from qa.errors import QAError
 from ui.chat import Chat
 from ui.document_view import add_document_route, highlight, render_document, resolve_source
-from ui.layout import CSS, build_ui
+from ui.layout import CSS, build_ui, head
 from ui.render import (
     DOC_ROUTE,
     Pending,
@@ -102,7 +102,7 @@ def create_app(
     theme = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace"])
     options = exposure.gradio_options(pipeline.settings)  # the log-in, and no file taken
     app = gr.mount_gradio_app(
-        app, ui, path="", theme=theme, css=CSS, footer_links=["api", "gradio"], **options
+        app, ui, path="", theme=theme, css=CSS, head=head(), footer_links=["api", "gradio"], **options
     )
     exposure.protect(app, pipeline.settings, host=host, private=[f"/{DOC_ROUTE}"])
     if prepare:

@@ -224,7 +224,7 @@ def test_markers_become_links_to_the_cited_span() -> None:
     html = app.link_markers("Ukrainian <intelligence> says 12,000 [1]. Unknown [7].", [CITATION])
     assert html.startswith("Ukrainian &lt;intelligence&gt; says 12,000 <a ")
     assert f'href="doc/{SOURCE}?start=673&amp;end=724#cited"' in html
-    assert 'target="_blank"' in html and ">[1]</a>." in html
+    assert 'target="_blank"' in html and "</span></span></a>." in html
     assert "Unknown [7]." in html  # no citation 7: left as text
 
 
@@ -276,8 +276,8 @@ def run(chat: app.Chat, question: str, messages: list, turns: list, **options) -
     """Drive the streaming handler to the end: the last ``(messages, turns)`` and how many updates."""
     settings: dict[str, Any] = {"top_k": 6, "answerer": "extractive", "show_passages": False} | options
     updates = list(chat.respond(question, messages, turns, **settings))
-    messages, turns, box = updates[-1]
-    assert box == ""
+    messages, turns, _ = updates[-1]
+    assert updates[0][2] == "" and all(isinstance(box, dict) for _, _, box in updates[1:])  # emptied once
     return messages, turns, len(updates)
 
 
@@ -334,7 +334,8 @@ def test_chat_refuses_bad_input_with_a_message_and_keeps_the_question(
     settings: dict[str, Any] = {"top_k": 6, "answerer": "extractive", "show_passages": False} | options
     earlier = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
     updates = list(app.Chat(pipeline, status).respond(question, earlier, [], **settings))
-    assert updates == [(earlier, [], question)]  # nothing added, nothing lost, the question kept
+    assert len(updates) == 1 and updates[0][:2] == (earlier, [])  # nothing added, nothing lost
+    assert updates[0][2] == gr.skip()  # the question stays in the box
     assert len(shown) == 1 and message in shown[0] and "\x1b" not in shown[0]
 
 
@@ -378,7 +379,7 @@ def test_unsupported_sentences_dropped_ones_and_the_notice_are_visible() -> None
     assert '<div class="qa-notice">The llm answerer failed' in notice  # above the answer
     answer_part, sources = rest.split('<div class="qa-sources">')
     supported, unsupported = answer_part.split('<span class="qa-unsupported"')
-    assert "Ukrainian intelligence" in supported and ">[1]</a>." in supported
+    assert "Ukrainian intelligence" in supported and "</span></span></a>." in supported
     assert "North Korea sent 50 tanks" in unsupported and ">unsupported</span>" in unsupported
     assert "overlap judge scored it 0.20" in unsupported
     # Support is named as what it is; grounding is not shown as if it said the answer were right.
@@ -535,7 +536,7 @@ def test_chat_shows_text_as_written_and_each_sentence_once_verified(scripted, mo
     assert f'{CITED[:-1]} <a class="qa-cite"' in verified and verified.count('class="qa-source"') == 1
     assert "qa-writing" not in verified and "qa-meta" not in verified
     later = next(html for html, seen in shown if seen == first_draft + 1)
-    assert ">[1]</a>." in later and '<span class="qa-writing">U.S. intelligence' in later
+    assert "</span></span></a>." in later and '<span class="qa-writing">U.S. intelligence' in later
     # The finished answer: both sentences, both sources, the judge.
     final = shown[-1][0]
     sources = final.split('<div class="qa-sources">')[1].split('<div class="qa-closest">')[0]
@@ -556,10 +557,12 @@ def test_confidence_is_shown_and_low_confidence_says_not_sure() -> None:
     assert "Closest passages" not in html
     unsure = sure.model_copy(update={"confidence": 0.31, "unsure": True})
     html = app.render_answer(unsure, META)
-    answer, rest = html.split('<div class="qa-unsure">')
-    assert '<div class="qa-answer">' in answer  # the answer first, then the warning
+    assert html.startswith('<div class="qa-message qa-low">')  # the whole answer is marked
+    before, rest = html.split('<div class="qa-unsure">')
+    assert '<div class="qa-answer">' not in before  # how sure it is comes first, then the answer
     assert rest.startswith('<div class="qa-unsure-head">Not sure: the sources may not answer this.</div>')
     assert "Confidence 31%" in rest.split("</div></div>")[0]
+    assert rest.index("Not sure") < rest.index('<div class="qa-answer">')
     sources, closest = rest.split('<div class="qa-closest">')
     assert sources.count('class="qa-source"') == 1  # the cited one; the closest come after it
     assert "Closest passages" in closest and closest.count('class="qa-source"') == 2
@@ -586,7 +589,7 @@ def test_chat_marks_an_unsupported_sentence(scripted_marking) -> None:
     final = shown[-1][0]
     for html in (before_end, final):
         supported, unsupported = html.split('<span class="qa-unsupported"')
-        assert "Ukrainian intelligence" in supported and "North Korea" not in supported
+        assert "Ukrainian intelligence" in supported and "North Korea sent" not in supported
         assert "North Korea sent 50 tanks to the front <a" in unsupported
         assert f"scored it {bad.support:.2f}" in unsupported and ">unsupported</span>" in unsupported
 

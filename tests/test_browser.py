@@ -133,6 +133,20 @@ def ask(page, question: str):
     return wait_for_answer(page, before)
 
 
+def panel_document(page):
+    """The document shown in the side panel, once it has loaded."""
+    page.locator("#qa-doc-panel").wait_for(state="visible", timeout=10_000)
+    frame = page.frame_locator("#qa-doc-panel iframe")
+    frame.locator("mark#cited, body").first.wait_for(timeout=20_000)
+    page.wait_for_function(
+        "() => { const f = document.querySelector('#qa-doc-panel iframe');"
+        " return f && f.contentDocument && f.contentDocument.readyState === 'complete'"
+        " && f.contentDocument.querySelector('main, body'); }",
+        timeout=20_000,
+    )
+    return next(f for f in page.frames if "/doc/" in f.url)
+
+
 def watch_streaming(page) -> None:
     """Record the length of the newest answer's text each time the chat changes."""
     page.evaluate(
@@ -159,27 +173,29 @@ def test_chat_in_a_real_browser(app_url: str, browser, tmp_path: Path) -> None:
     answer = wait_for_answer(page, before)
     assert "Ukrainian intelligence" in answer.locator(".qa-answer").inner_text()
     assert answer.locator(".qa-refusal").count() == 0
-    assert "support" in answer.locator(".qa-sources").inner_text()
+    card = answer.locator(".qa-sources details.qa-source").first
+    assert "support" not in card.inner_text()  # compact: number, title, publisher
+    card.locator("summary").click()
+    assert "support" in card.inner_text() and CITED in card.inner_text()  # opened: quote, score, links
     page.screenshot(path=str(tmp_path / "answered.png"))
     if target := os.environ.get("APP_SCREENSHOT"):
         page.screenshot(path=target)
 
-    # The inline [1] and the source list's local link both open the cited span.
+    # The inline [1] and the source card's local link both open the cited span, beside the chat.
     marker = answer.locator("a.qa-cite").first
     local = answer.locator("a.qa-doc-link").first
-    assert marker.inner_text() == "[1]"
+    assert marker.inner_text().startswith("[1]")
     assert marker.get_attribute("href") == local.get_attribute("href")
-    with page.context.expect_page() as opened:
-        local.click()
-    document = opened.value
-    document.wait_for_load_state()
+    local.click()
+    document = panel_document(page)
     mark = document.locator("mark#cited")
     assert mark.inner_text() == CITED
     assert document.evaluate(
         "() => { const r = document.getElementById('cited').getBoundingClientRect();"
         " return r.top >= 0 && r.bottom <= window.innerHeight; }"
     ), "the cited span is not scrolled into view"
-    document.close()
+    page.keyboard.press("Escape")
+    assert page.locator("#qa-doc-panel").is_hidden()
 
     # Back in the chat: a follow-up is answered in the context of the first question, streamed.
     page.bring_to_front()

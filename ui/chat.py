@@ -4,6 +4,7 @@ check the request, wait for the index, and render what the pipeline yields; noth
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -63,9 +64,11 @@ class Chat:
         top_k: float,
         answerer: str,
         show_passages: bool,
-    ) -> Iterator[tuple[Messages, Turns, str]]:
+    ) -> Iterator[tuple[Messages, Turns, Any]]:
         """Answer ``question`` in the chat as the pipeline streams it: yields ``(chat, turns,
-        question box)`` once per event, the pending answer re-rendered each time."""
+        question box)`` once per event, the pending answer re-rendered each time. The box is
+        emptied by the first update only (``gr.skip()`` after that), so what the user types while
+        an answer streams stays there; a refused question stays in the box, and the chat shows why."""
         import gradio as gr
 
         chat, turns = list(chat or []), list(turns or [])
@@ -75,15 +78,16 @@ class Chat:
             )
         except InvalidRequestError as error:
             gr.Warning(visible(str(error)))
-            yield chat, turns, question  # the question stays in the box, to be corrected
+            yield chat, turns, gr.skip()  # the question stays in the box, to be corrected
             return
         question = request.question
         chat.append({"role": "user", "content": escape_html(question)})
         yield with_reply(chat, render_notice("Searching the articles…", "qa-status")), turns, ""
         for waiting in self.wait_for_index(chat):
-            yield waiting, turns, ""
+            yield waiting, turns, gr.skip()
         pending = Pending()
         answer: Answer | None = None
+        began = time.perf_counter()
         try:
             if self.status.failed:
                 raise QAError(self.status.message)
@@ -93,21 +97,31 @@ class Chat:
                     continue
                 pending.add(event)
                 shown = render_pending(pending, self.metadata(pending.sources))
-                yield with_reply(chat, shown), turns, ""
+                yield with_reply(chat, shown), turns, gr.skip()
             if answer is None:
                 raise QAError("The answer stream ended without an answer; try again")
             sources = [c.source for c in answer.citations] + [p.source for p in answer.passages]
-            final = render_answer(answer, self.metadata(sources), show_passages=show_passages)
+            seconds = time.perf_counter() - began
+            final = render_answer(answer, self.metadata(sources), show_passages=show_passages, seconds=seconds)
         except QAError as error:
-            yield with_reply(chat, render_notice(str(error))), turns, ""
+            yield with_reply(chat, render_notice(str(error))), turns, gr.skip()
             return
         except Exception as error:  # shown as a message; the traceback goes to the server log
             log.exception("Answering %r failed", question)
             message = f"Something went wrong ({type(error).__name__}); the server log has details."
-            yield with_reply(chat, render_notice(message)), turns, ""
+            yield with_reply(chat, render_notice(message)), turns, gr.skip()
             return
         turns += [["user", question], ["assistant", answer.text]]
-        yield with_reply(chat, final), turns, ""
+        yield with_reply(chat, final), turns, gr.skip()
+
+    @staticmethod
+    def stopped(chat: Messages | None) -> Messages:
+        """The Stop button's handler: the answer cut off where it was, said so."""
+        chat = list(chat or [])
+        if chat and chat[-1].get("role") == "assistant":
+            content = str(chat[-1].get("content") or "")
+            chat[-1] = {"role": "assistant", "content": content + render_notice("Stopped.", "qa-status")}
+        return chat
 
     def ask(
         self,

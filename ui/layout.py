@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,9 +26,6 @@ EXAMPLES = [
     "What has North Korea given Russia for use in Ukraine?",
     "Who wrote 'Rumor of North Korea Troops in Ukraine Shows Threat to the West'?",
 ]
-DOC_ROUTE = "doc"  # the document view lives at /doc/{source}; links to it are relative to the page
-SNIPPET_CHARS = 280
-CHAT_TURNS = 20  # earlier turns the chat sends with a question: follow-ups read the last few
 ANSWERER_HELP = {  # the settings panel's note on each answerer it lists
     "extractive": "quotes the best source sentences (fast)",
     "llm": "a language model writes the answer (slow on a CPU); each sentence is checked against its "
@@ -64,12 +62,57 @@ CSS = """
 .qa-error { border-color: #dc2626; background: rgba(220, 38, 38, .08); }
 .qa-status { color: var(--body-text-color-subdued); font-style: italic; }
 #index-status { font-size: .9rem; }
+/* a low-confidence answer is marked as a whole, its "Not sure" first */
+.qa-message.qa-low { border-left: 4px solid #d97706; padding-left: .6rem; }
+/* compact source cards that open on a click */
+details.qa-source > summary { cursor: pointer; list-style-position: outside; }
+details.qa-source[open] > summary { margin-bottom: .2rem; }
+/* [n] popovers: on hover, on keyboard focus, or after a first tap */
+.qa-cite { position: relative; }
+.qa-cite .qa-pop { display: none; position: absolute; z-index: 50; left: 0; top: 1.5em; width: min(22rem, 80vw);
+  padding: .5rem .6rem; border: 1px solid var(--border-color-primary); border-radius: 6px;
+  background: var(--background-fill-primary); color: var(--body-text-color); font-weight: 400;
+  font-size: .85rem; box-shadow: 0 4px 14px rgba(0, 0, 0, .15); white-space: normal; }
+.qa-cite:hover .qa-pop, .qa-cite:focus .qa-pop, .qa-cite.qa-pop-shown .qa-pop { display: block; }
+.qa-pop-title { display: block; font-weight: 600; }
+.qa-pop-by { display: block; color: var(--body-text-color-subdued); }
+.qa-pop-quote { display: block; margin-top: .3rem; font-style: italic; }
+/* the document beside the chat (below it on a phone) */
+#qa-doc-panel { position: fixed; top: 0; right: 0; bottom: 0; width: min(46rem, 48vw); z-index: 1000;
+  display: flex; flex-direction: column; background: var(--background-fill-primary);
+  border-left: 1px solid var(--border-color-primary); box-shadow: -6px 0 18px rgba(0, 0, 0, .12); }
+#qa-doc-panel[hidden] { display: none; }
+.qa-panel-bar { display: flex; gap: .8rem; align-items: center; padding: .4rem .7rem;
+  border-bottom: 1px solid var(--border-color-primary); }
+.qa-panel-title { font-weight: 600; flex: 1; }
+.qa-panel-close { font-size: 1.4rem; line-height: 1; background: none; border: none; cursor: pointer; }
+.qa-panel-frame { flex: 1; width: 100%; border: 0; }
+body.qa-panel-open .gradio-container { margin-right: min(46rem, 48vw) !important; }
+@media (max-width: 700px) {
+  #qa-doc-panel { top: 35vh; width: 100vw; border-left: 0; border-top: 1px solid var(--border-color-primary); }
+  body.qa-panel-open .gradio-container { margin-right: 0 !important; }
+}
+#qa-count { font-size: .8rem; color: var(--body-text-color-subdued); text-align: right; margin-top: -.4rem; }
+#qa-count.qa-over { color: #b91c1c; font-weight: 600; }
+#question.qa-queued::after { content: "waits for the answer being written"; font-size: .75rem;
+  color: var(--body-text-color-subdued); }
 """
 
 
+PAGE_JS = Path(__file__).with_name("page.js")  # popovers, the side panel, scrolling, the counter
+
+
+def head() -> str:
+    """What the page's ``<head>`` gets: the script of :file:`ui/page.js`."""
+    return f"<script>{PAGE_JS.read_text(encoding='utf-8')}</script>"
+
+
 def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
-    """The page: status line, chat, question box, examples and a collapsed settings panel."""
+    """The page: status line, chat, question box with its counter and Ask / Stop, examples and a
+    collapsed settings panel whose limits are shown (nothing is cut or clamped silently)."""
     import gradio as gr
+
+    from qa.request import MAX_TOP_K
 
     with gr.Blocks(title="Ask the articles", analytics_enabled=False) as ui:
         gr.Markdown(
@@ -82,6 +125,7 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
             show_label=False,
             elem_id="chat",
             height=520,
+            autoscroll=False,  # the page keeps the newest answer's start in view (ui/page.js)
             latex_delimiters=[],
             buttons=[],
             feedback_options=None,
@@ -94,14 +138,27 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
                 show_label=False,
                 scale=8,
                 elem_id="question",
-                max_length=settings.max_question_chars,
+                autofocus=True,
             )
             ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+            stop = gr.Button("Stop", variant="stop", scale=1, elem_id="stop", visible=False)
+        limit_chars = settings.max_question_chars
+        gr.HTML(
+            f'<div id="qa-count" data-limit="{limit_chars}" aria-live="polite">0 / {limit_chars:,}</div>',
+            elem_id="qa-count-box",
+        )
         examples = gr.Dataset(
             components=[question], samples=[[q] for q in EXAMPLES], label="Examples", elem_id="examples"
         )
         with gr.Accordion("Settings", open=False, elem_id="settings"):
-            top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages to retrieve (top_k)")
+            top_k = gr.Slider(
+                1,
+                MAX_TOP_K,
+                value=settings.top_k,
+                step=1,
+                label="Passages to retrieve (top_k)",
+                info=f"1 to {MAX_TOP_K}; the answer quotes at most {settings.max_answer_sentences} sentences",
+            )
             names = chat.pipeline.answerer_names  # the default first; "llm" when the extra is installed
             answerer = gr.Dropdown(
                 names,
@@ -109,20 +166,46 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
                 label="Answerer",
                 info=". ".join(f"{n}: {ANSWERER_HELP[n]}" for n in names if n in ANSWERER_HELP) + ".",
                 elem_id="answerer",
+                visible=len(names) > 1,  # one choice is no choice: said below instead
             )
+            if len(names) == 1:
+                gr.Markdown(
+                    f"Answerer: **{names[0]}** ({ANSWERER_HELP.get(names[0], '')}). LLM answers need the "
+                    "`llm` extra (README, LLM answers).",
+                    elem_id="answerer-note",
+                )
             show_passages = gr.Checkbox(label="Show the retrieved passages with their scores", value=False)
 
         inputs = [question, chatbot, turns, top_k, answerer, show_passages]
         outputs = [chatbot, turns, question]
         limit = settings.concurrency  # no lock around answering: sessions wait only when more than this ask
+
+        def busy() -> tuple[Any, Any]:
+            return gr.Button(visible=False), gr.Button(visible=True)
+
+        def idle() -> tuple[Any, Any]:
+            return gr.Button(visible=True), gr.Button(visible=False)
+
         respond: dict[str, Any] = dict(
-            fn=chat.respond, inputs=inputs, outputs=outputs, concurrency_limit=limit
+            fn=chat.respond,
+            inputs=inputs,
+            outputs=outputs,
+            concurrency_limit=limit,
+            trigger_mode="always_last",  # a question sent while one streams runs after it, not never
         )
-        question.submit(**respond, api_name="chat", api_visibility="undocumented")
-        ask.click(**respond, api_visibility="private")
-        examples.click(lambda sample: sample[0], examples, question, api_visibility="private").then(
-            **respond, api_visibility="private"
-        )
+        swap: dict[str, Any] = dict(outputs=[ask, stop], queue=False, api_visibility="private")
+        answering = [  # Ask becomes Stop, the answer streams, Stop becomes Ask again
+            question.submit(busy, **swap).then(**respond, api_name="chat", api_visibility="undocumented"),
+            ask.click(busy, **swap).then(**respond, api_visibility="private"),
+            examples.click(lambda sample: sample[0], examples, question, api_visibility="private")
+            .then(busy, **swap)
+            .then(**respond, api_visibility="private"),
+        ]
+        for event in answering:
+            event.then(idle, **swap)
+        stop.click(
+            chat.stopped, chatbot, chatbot, cancels=answering, queue=False, api_visibility="private"
+        ).then(idle, **swap)
         chatbot.clear(lambda: [], None, turns, api_visibility="private")  # the Chatbot's own bin button
         gr.api(chat.ask, api_name="ask", concurrency_limit=limit)
 

@@ -71,11 +71,31 @@ def link(href: str, text: str, cls: str, title: str | None = None) -> str:
     )
 
 
-def link_markers(text: str, citations: Sequence[Citation]) -> str:
+def cite_link(citation: Citation, meta: DocumentMetadata | None = None) -> str:
+    """``[n]`` as a link to the cited span, with a popover (shown on hover, focus or a first tap)
+    holding the quote, the title and the publisher; the page opens the link in its side panel."""
+    title = citation.title or (meta.title if meta else None) or citation.source
+    by = byline(meta)
+    pop = (
+        f'<span class="qa-pop" role="tooltip"><span class="qa-pop-title">{esc(title)}</span>'
+        + (f'<span class="qa-pop-by">{esc(by)}</span>' if by else "")
+        + f'<span class="qa-pop-quote">“{esc(citation.quote)}”</span></span>'
+    )
+    href = doc_href(citation.source, citation.start, citation.end)
+    label = escape_html(f"Source {citation.n}: {title}", quote=True)
+    return (
+        f'<a class="qa-cite" href="{escape_html(href, quote=True)}" target="_blank" '
+        f'rel="noopener noreferrer" aria-label="{label}">[{citation.n}]{pop}</a>'
+    )
+
+
+def link_markers(
+    text: str, citations: Sequence[Citation], metadata: Mapping[str, DocumentMetadata] | None = None
+) -> str:
     """The answer text escaped, each ``[n]`` a link to the cited span in the document view.
 
     ``"A <b> [1]."`` → ``'A &lt;b&gt; <a class="qa-cite" href="doc/a.txt?start=0&amp;end=2#cited"
-    …>[1]</a>.'``; an ``[n]`` with no citation ``n`` stays text.
+    …>[1]<span class="qa-pop" …>…</span></a>.'``; an ``[n]`` with no citation ``n`` stays text.
     """
     by_n = {c.n: c for c in citations}
     parts: list[str] = []
@@ -86,8 +106,7 @@ def link_markers(text: str, citations: Sequence[Citation]) -> str:
         if citation is None:
             parts.append(escape_html(match.group(0)))
         else:
-            href = doc_href(citation.source, citation.start, citation.end)
-            parts.append(link(href, f"[{citation.n}]", "qa-cite", title=citation.quote))
+            parts.append(cite_link(citation, (metadata or {}).get(citation.source)))
         last = match.end()
     parts.append(esc_keep_spaces(text[last:]))
     return "".join(parts)
@@ -130,12 +149,12 @@ def render_citation(citation: Citation, meta: DocumentMetadata | None, judge: st
     title = citation.title or (meta.title if meta else None) or citation.source
     url = citation.url or (meta.url if meta else None)
     hint = escape_html(support_title(judge), quote=True)
-    return (
-        f'<div class="qa-source"><span class="qa-n">[{citation.n}]</span> '
-        f'<span class="qa-title">{esc(title)}</span> <span class="qa-by">{esc(byline(meta))}</span>'
+    return (  # a compact card: number, title and publisher; the quote and links when opened
+        f'<details class="qa-source"><summary><span class="qa-n">[{citation.n}]</span> '
+        f'<span class="qa-title">{esc(title)}</span> <span class="qa-by">{esc(byline(meta))}</span></summary>'
         f'<div class="qa-quote">{esc(citation.quote)}</div>'
         f'<span class="qa-score" title="{hint}">quote support {citation.score:.2f}</span> · '
-        f"{source_links(citation.source, citation.start, citation.end, url)}</div>"
+        f"{source_links(citation.source, citation.start, citation.end, url)}</details>"
     )
 
 
@@ -223,14 +242,19 @@ def render_passages(answer: Answer, metadata: Mapping[str, DocumentMetadata]) ->
     )
 
 
-def render_sentence_html(sentence: AnswerSentence, citations: Sequence[Citation], judge: str | None) -> str:
+def render_sentence_html(
+    sentence: AnswerSentence,
+    citations: Sequence[Citation],
+    judge: str | None,
+    metadata: Mapping[str, DocumentMetadata] | None = None,
+) -> str:
     """One verified sentence with its ``[n]`` links; one the judge did not support is marked so.
 
     ``AnswerSentence(text="It was 12,000.", citations=[1], support=0.2, supported=False)`` →
     ``'<span class="qa-unsupported" title="…0.20…">It was 12,000 <a …>[1]</a>. <span
     class="qa-unsupported-label">unsupported</span></span>'``
     """
-    shown = link_markers(render_sentence(sentence), citations)
+    shown = link_markers(render_sentence(sentence), citations, metadata)
     if sentence.supported:
         return shown
     who = f"the {judge} judge" if judge else "the support judge"
@@ -287,8 +311,10 @@ def render_answer(
     metadata: Mapping[str, DocumentMetadata],
     *,
     show_passages: bool = False,
+    seconds: float | None = None,
 ) -> str:
-    """A finished answer as the Chatbot shows it.
+    """A finished answer as the Chatbot shows it: how sure it is first, then the answer, its
+    sources (compact cards), what was removed, and the answerer with the time it took.
 
     One HTML block with no blank line, so the Chatbot's Markdown leaves it alone.
     """
@@ -297,11 +323,13 @@ def render_answer(
         body += render_refusal(answer, metadata)
     else:
         if answer.sentences:
-            text = " ".join(render_sentence_html(s, answer.citations, answer.judge) for s in answer.sentences)
+            text = " ".join(
+                render_sentence_html(s, answer.citations, answer.judge, metadata) for s in answer.sentences
+            )
         else:  # an answer made without the builder: its text is all there is
-            text = link_markers(answer.text, answer.citations)
-        body += f'<div class="qa-answer">{text}</div>'
+            text = link_markers(answer.text, answer.citations, metadata)
         body += render_confidence(answer)
+        body += f'<div class="qa-answer">{text}</div>'
         body += render_sources(answer.citations, metadata, answer.judge, answer.grounding)
         body += render_closest(answer, metadata)
     body += render_dropped(answer.dropped, answer.judge)
@@ -310,10 +338,12 @@ def render_answer(
         notes.append(f"in place of {answer.fallback_from}")
     if answer.resolved_question:
         notes.append(f"searched for: {answer.resolved_question}")
-    body += f'<div class="qa-meta">{esc(" · ".join(notes))}</div>'
+    took = f' · <span class="qa-time">{seconds:.1f} s</span>' if seconds is not None else ""
+    body += f'<div class="qa-meta">{esc(" · ".join(notes))}{took}</div>'
     if show_passages and answer.passages:
         body += render_passages(answer, metadata)
-    return f'<div class="qa-message">{body}</div>'
+    low = " qa-low" if answer.unsure else ""
+    return f'<div class="qa-message{low}">{body}</div>'
 
 
 def render_notice(message: str, cls: str = "qa-error") -> str:
@@ -385,7 +415,7 @@ def render_pending(pending: Pending, metadata: Mapping[str, DocumentMetadata]) -
     """The answer so far: verified sentences with their links and sources, then the raw text being
     written (escaped, the LLM's own markers left out). No ``qa-meta`` line: that ends an answer."""
     body = render_notices(pending.notices)
-    shown = [render_sentence_html(s, pending.citations, None) for s in pending.sentences]
+    shown = [render_sentence_html(s, pending.citations, None, metadata) for s in pending.sentences]
     if tail := _RAW_MARKERS.sub("", pending.tail).strip():
         shown.append(f'<span class="qa-writing">{esc(tail)}</span>')
     if shown:

@@ -19,6 +19,7 @@ development split only (never the held-out one).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -145,6 +146,7 @@ def chat_asker(url: str, top_k: int = 6, answerer: str = "extractive") -> Ask:
         messages, _ = client.predict(question, chat, top_k, answerer, False, api_name="/chat")
         chat[:] = messages
         content = messages[-1]["content"]
-        return str(content[0]["text"] if isinstance(content, list) else content)
+        text = str(content[0]["text"] if isinstance(content, list) else content)
+        return re.sub(r'<span class="qa-time">[^<]*</span>', "", text)  # the time differs run to run
 
     return ask
