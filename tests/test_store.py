@@ -22,7 +22,9 @@ from ui.store import SCHEMA_VERSION, ChatStore
 ANSWER = {
     "question": "Who reported 12,000 troops?",
     "text": "Ukrainian intelligence places the number at 12,000. [1]",
-    "citations": [{"n": 1, "source": "001.txt", "quote": "Ukrainian intelligence places the number at 12,000."}],
+    "citations": [
+        {"n": 1, "source": "001.txt", "quote": "Ukrainian intelligence places the number at 12,000."}
+    ],
     "answerer": "extractive",
     "index_generation": "g7",
 }
@@ -45,7 +47,9 @@ def test_conversation_round_trip(tmp_path: Path) -> None:
     assert reopened.get(first.id).turns == turns
     messages = reopened.messages(first.id)
     assert [(m.position, m.role) for m in messages] == [(0, "user"), (1, "assistant")]
-    assert messages[1].answer == ANSWER and messages[1].elapsed == 1.5 and messages[1].answerer == "extractive"
+    assert (
+        messages[1].answer == ANSWER and messages[1].elapsed == 1.5 and messages[1].answerer == "extractive"
+    )
     assert reopened.get("nope") is None
 
 
@@ -154,7 +158,9 @@ def test_export_command(tmp_path: Path) -> None:
     out = tmp_path / "feedback.jsonl"
     done = subprocess.run(
         [sys.executable, "-m", "ui.store", "export-feedback", str(out), "--db", str(db)],
-        cwd=PROJECT_ROOT, capture_output=True, text=True,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
     assert "1 ratings" in done.stdout

@@ -4,7 +4,8 @@ check the request, wait for the index, and render what the pipeline yields; noth
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -63,10 +64,14 @@ class Chat:
         top_k: float,
         answerer: str,
         show_passages: bool,
+        on_answer: Callable[[Answer, float], str] | None = None,
     ) -> Iterator[tuple[Messages, Turns, str]]:
         """Answer ``question`` in the chat as the pipeline streams it: yields ``(chat, turns,
-        question box)`` once per event, the pending answer re-rendered each time."""
+        question box)`` once per event, the pending answer re-rendered each time. ``on_answer``
+        (ui/conversations.py) gets the finished answer and the seconds it took; its HTML goes under it."""
         import gradio as gr
+
+        started = time.monotonic()  # conversations: the time shown under the answer
 
         chat, turns = list(chat or []), list(turns or [])
         try:  # the page's own controls can still send what the request model refuses (a pasted ESC)
@@ -98,6 +103,8 @@ class Chat:
                 raise QAError("The answer stream ended without an answer; try again")
             sources = [c.source for c in answer.citations] + [p.source for p in answer.passages]
             final = render_answer(answer, self.metadata(sources), show_passages=show_passages)
+            if on_answer is not None:  # conversations: record the answer, add its copy/time line
+                final += on_answer(answer, time.monotonic() - started)
         except QAError as error:
             yield with_reply(chat, render_notice(str(error))), turns, ""
             return

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from qa.settings import Settings
 
+from ui import conversations as convo  # conversations (ui/conversations.py)
 from ui.chat import Chat
 from ui.status import IndexStatus
 
@@ -65,6 +66,7 @@ CSS = """
 .qa-status { color: var(--body-text-color-subdued); font-style: italic; }
 #index-status { font-size: .9rem; }
 """
+CSS += convo.CSS  # conversations (ui/conversations.py): the copy button and time line under answers
 
 
 def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
@@ -84,10 +86,29 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
             height=520,
             latex_delimiters=[],
             buttons=[],
-            feedback_options=None,
+            feedback_options=("Like", "Dislike"),  # conversations: thumbs up/down, stored by convo.rate
             placeholder="Ask a question, or pick an example below.",
         )
         turns = gr.State([])
+
+        # --- conversations (ui/conversations.py): saved chats in a sidebar, feedback, copy, regenerate
+        from ui.store import ChatStore
+
+        conversations = convo.Conversations(chat, ChatStore(settings.resolved_chat_db))
+        current = gr.BrowserState("", storage_key=convo.STORAGE_KEY)  # the open conversation's id
+        feedback_id = gr.State(None)
+        with gr.Row(visible=False, elem_id="feedback-comment") as comment_row:
+            comment = gr.Textbox(show_label=True, label="Comment (optional)", scale=8, elem_id="feedback-text")
+            send_comment = gr.Button("Send", scale=1, elem_id="feedback-send")
+        gr.HTML("", js_on_load=convo.COPY_JS, elem_id="qa-copy-js", container=False)
+        with gr.Sidebar(label="Conversations", open=True, elem_id="conversations-panel"):
+            new_conversation = gr.Button("New conversation", variant="primary", elem_id="new-conversation")
+            conversation_list = gr.Radio(choices=[], label="Conversations", elem_id="conversations")
+            title = gr.Textbox(label="Title", elem_id="conversation-title")
+            with gr.Row():
+                rename = gr.Button("Rename", size="sm", elem_id="rename-conversation")
+                delete = gr.Button("Delete", size="sm", variant="stop", elem_id="delete-conversation")
+        # --- end of conversations
         with gr.Row():
             question = gr.Textbox(
                 placeholder="Ask about the articles…",
@@ -112,18 +133,33 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
             )
             show_passages = gr.Checkbox(label="Show the retrieved passages with their scores", value=False)
 
-        inputs = [question, chatbot, turns, top_k, answerer, show_passages]
-        outputs = [chatbot, turns, question]
+        inputs = [question, chatbot, turns, top_k, answerer, show_passages, current]  # conversations: + current
+        outputs = [chatbot, turns, question, current, conversation_list]  # conversations: + current, list
         limit = settings.concurrency  # no lock around answering: sessions wait only when more than this ask
         respond: dict[str, Any] = dict(
-            fn=chat.respond, inputs=inputs, outputs=outputs, concurrency_limit=limit
+            fn=conversations.respond, inputs=inputs, outputs=outputs, concurrency_limit=limit
         )
         question.submit(**respond, api_name="chat", api_visibility="undocumented")
         ask.click(**respond, api_visibility="private")
         examples.click(lambda sample: sample[0], examples, question, api_visibility="private").then(
             **respond, api_visibility="private"
         )
-        chatbot.clear(lambda: [], None, turns, api_visibility="private")  # the Chatbot's own bin button
+        # --- conversations (ui/conversations.py): the events
+        opened = [chatbot, turns, current, conversation_list, title]
+        chatbot.clear(conversations.new, None, opened, api_visibility="private")  # the Chatbot's bin button
+        private: dict[str, Any] = dict(api_visibility="private")
+        ui.load(conversations.open, current, opened, **private)  # a reload reopens the conversation
+        new_conversation.click(conversations.new, None, opened, **private)
+        conversation_list.input(conversations.open, conversation_list, opened, **private)
+        rename.click(conversations.rename, [current, title], conversation_list, **private)
+        title.submit(conversations.rename, [current, title], conversation_list, **private)
+        delete.click(conversations.delete, current, opened, **private)
+        regenerate_inputs = [chatbot, top_k, answerer, show_passages, current]
+        chatbot.retry(conversations.regenerate, regenerate_inputs, outputs, concurrency_limit=limit, **private)
+        chatbot.like(conversations.like_handler(), current, [feedback_id, comment_row, comment], **private)
+        send_comment.click(conversations.comment, [feedback_id, comment], [feedback_id, comment_row, comment], **private)
+        comment.submit(conversations.comment, [feedback_id, comment], [feedback_id, comment_row, comment], **private)
+        # --- end of conversations
         gr.api(chat.ask, api_name="ask", concurrency_limit=limit)
 
         timer = gr.Timer(1.0)

@@ -149,13 +149,19 @@ class ChatStore:
 
     def conversations(self) -> list[Conversation]:
         """Every conversation, the most recently used first."""
-        rows = self._conn().execute("SELECT * FROM conversations ORDER BY updated DESC, rowid DESC").fetchall()
-        return [Conversation(r["id"], r["title"], r["created"], r["updated"], json.loads(r["turns"])) for r in rows]
+        rows = (
+            self._conn().execute("SELECT * FROM conversations ORDER BY updated DESC, rowid DESC").fetchall()
+        )
+        return [
+            Conversation(r["id"], r["title"], r["created"], r["updated"], json.loads(r["turns"]))
+            for r in rows
+        ]
 
     def rename(self, conversation_id: str, title: str) -> None:
         with self._transaction() as conn:
             found = conn.execute(
-                "UPDATE conversations SET title = ? WHERE id = ?", (title.strip() or "Untitled", conversation_id)
+                "UPDATE conversations SET title = ? WHERE id = ?",
+                (title.strip() or "Untitled", conversation_id),
             ).rowcount
         if not found:
             raise ChatStoreError(f"No conversation {conversation_id!r} to rename")
@@ -168,15 +174,22 @@ class ChatStore:
     # --- messages
 
     def messages(self, conversation_id: str) -> list[Message]:
-        rows = self._conn().execute(
-            "SELECT * FROM messages WHERE conversation_id = ? ORDER BY position", (conversation_id,)
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute("SELECT * FROM messages WHERE conversation_id = ? ORDER BY position", (conversation_id,))
+            .fetchall()
+        )
         return [_message(row) for row in rows]
 
     def message_at(self, conversation_id: str, position: int) -> Message | None:
-        row = self._conn().execute(
-            "SELECT * FROM messages WHERE conversation_id = ? AND position = ?", (conversation_id, position)
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                "SELECT * FROM messages WHERE conversation_id = ? AND position = ?",
+                (conversation_id, position),
+            )
+            .fetchone()
+        )
         return None if row is None else _message(row)
 
     def save_exchange(
@@ -194,7 +207,10 @@ class ChatStore:
         """
         now = time.time()
         with self._transaction() as conn:
-            if conn.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)).fetchone() is None:
+            if (
+                conn.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+                is None
+            ):
                 raise ChatStoreError(f"No conversation {conversation_id!r} to save messages in")
             conn.execute(
                 "DELETE FROM messages WHERE conversation_id = ? AND position >= ?", (conversation_id, start)
@@ -231,7 +247,9 @@ class ChatStore:
             raise ValueError(f"rating must be 'up' or 'down', not {rating!r}")
         answer = message.answer or {}
         history = message.history or []
-        question = answer.get("question") or _question_before(self.messages(conversation_id), message.position)
+        question = answer.get("question") or _question_before(
+            self.messages(conversation_id), message.position
+        )
         with self._transaction() as conn:
             return int(
                 conn.execute(
@@ -284,7 +302,9 @@ class ChatStore:
         """Write every rating as one JSON line to ``target`` (replaced whole); how many."""
         rows = self.feedback()
         partial = target.with_name(target.name + ".partial")
-        partial.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+        partial.write_text(
+            "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8"
+        )
         partial.replace(target)
         return len(rows)
 
@@ -314,7 +334,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     export = commands.add_parser("export-feedback", help="write the answers' ratings as JSON lines")
     export.add_argument("target", type=Path)
-    export.add_argument("--db", type=Path, help="the SQLite file (default: QA_CHAT_DB or DATA_DIR/app.sqlite3)")
+    export.add_argument(
+        "--db", type=Path, help="the SQLite file (default: QA_CHAT_DB or DATA_DIR/app.sqlite3)"
+    )
     args = parser.parse_args(argv)
     if args.db is None:
         from qa.settings import Settings
