@@ -27,6 +27,9 @@ log = logging.getLogger("app")
 
 TITLE_CHARS = 60  # a new conversation is named after its first question, cut to this
 STORAGE_KEY = "qa-conversation"  # the browser's localStorage key of the current conversation's id
+# gr.BrowserState encrypts what it stores, with a new random key each start unless given one: then a
+# reload after a restart would lose the conversation. The id is no secret (the sidebar lists them all).
+STORAGE_SECRET = "qa-conversation-id"
 
 # Installed once on the page (gr.HTML's js_on_load): a click on an answer's Copy button puts the
 # answer with its footnotes (the hidden .qa-copy-text beside it) on the clipboard. The Chatbot's

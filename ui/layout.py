@@ -95,7 +95,7 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
         from ui.store import ChatStore
 
         conversations = convo.Conversations(chat, ChatStore(settings.resolved_chat_db))
-        current = gr.BrowserState("", storage_key=convo.STORAGE_KEY)  # the open conversation's id
+        current = gr.BrowserState("", storage_key=convo.STORAGE_KEY, secret=convo.STORAGE_SECRET)  # the open conversation's id
         feedback_id = gr.State(None)
         with gr.Row(visible=False, elem_id="feedback-comment") as comment_row:
             comment = gr.Textbox(show_label=True, label="Comment (optional)", scale=8, elem_id="feedback-text")
