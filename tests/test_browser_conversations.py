@@ -106,6 +106,28 @@ def bots(page):
     return page.locator('#chat [data-testid="bot"]')
 
 
+def new_conversation(page) -> None:
+    page.locator("#new-conversation").click()
+    page.wait_for_function("document.querySelectorAll('#chat .qa-answer').length == 0")
+    page.locator("#conversations label:has(input:checked)").wait_for(state="detached")
+
+
+def ask_saved(page, data: Path, question: str):
+    """Ask, then wait until the exchange is saved and the sidebar shows its conversation open."""
+    answer = ask(page, question)
+    shown = 2 * bots(page).count()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        saved = rows(data, "SELECT COUNT(*) AS n FROM messages WHERE conversation_id = ?", latest(data))
+        if saved[0]["n"] == shown:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the chat shows {shown} messages, the store has {saved[0]['n']}")
+    page.locator("#conversations label:has(input:checked)").wait_for()
+    return answer
+
+
 @pytest.mark.browser
 def test_copy_puts_the_answer_with_footnotes_on_the_clipboard(served, browser) -> None:  # noqa: F811
     url, _ = served
@@ -133,7 +155,7 @@ def test_copy_puts_the_answer_with_footnotes_on_the_clipboard(served, browser) -
 def test_thumbs_down_with_a_comment_is_stored_and_exported(served, browser, tmp_path: Path) -> None:  # noqa: F811
     url, data = served
     page = open_page(browser, url)
-    ask(page, QUESTION)
+    ask_saved(page, data, QUESTION)
     conversation = latest(data)
 
     page.locator('#chat button[aria-label="Dislike"]').last.click()
@@ -165,8 +187,8 @@ def test_thumbs_down_with_a_comment_is_stored_and_exported(served, browser, tmp_
 def test_a_reload_keeps_the_conversation_and_its_followups(served, browser) -> None:  # noqa: F811
     url, data = served
     page = open_page(browser, url)
-    page.locator("#new-conversation").click()
-    ask(page, QUESTION)
+    new_conversation(page)
+    ask_saved(page, data, QUESTION)
     conversation = latest(data)
     rows_before = len(rows(data, "SELECT id FROM conversations"))
 
@@ -175,7 +197,7 @@ def test_a_reload_keeps_the_conversation_and_its_followups(served, browser) -> N
     page.wait_for_function("document.querySelectorAll('#chat .qa-answer').length == 1", timeout=30_000)
     assert selected(page) == QUESTION
     assert "Ukrainian intelligence" in bots(page).last.locator(".qa-answer").inner_text()
-    followup = ask(page, FOLLOWUP)  # the pipeline's history came back with the chat
+    followup = ask_saved(page, data, FOLLOWUP)  # the pipeline's history came back with the chat
     assert "3,000" in followup.locator(".qa-answer").inner_text()
     assert latest(data) == conversation and len(rows(data, "SELECT id FROM conversations")) == rows_before
     assert len(rows(data, "SELECT id FROM messages WHERE conversation_id = ?", conversation)) == 4
@@ -185,20 +207,19 @@ def test_a_reload_keeps_the_conversation_and_its_followups(served, browser) -> N
 def test_switching_conversations_keeps_each_ones_followups(served, browser) -> None:  # noqa: F811
     url, data = served
     page = open_page(browser, url)
-    page.locator("#new-conversation").click()
-    ask(page, QUESTION)
+    new_conversation(page)
+    ask_saved(page, data, QUESTION)
     first = latest(data)
 
-    page.locator("#new-conversation").click()
-    page.wait_for_function("document.querySelectorAll('#chat .qa-answer').length == 0")
-    other = ask(page, OTHER)
+    new_conversation(page)
+    other = ask_saved(page, data, OTHER)
     assert "Peskov" in other.inner_text() or other.locator(".qa-answer").count()
     second = latest(data)
     assert second != first and selected(page) == title_for(OTHER)
 
     page.locator("#conversations").get_by_text(QUESTION).first.click()
     page.wait_for_function("document.querySelectorAll('#chat .qa-answer').length == 1", timeout=30_000)
-    followup = ask(page, FOLLOWUP)
+    followup = ask_saved(page, data, FOLLOWUP)
     assert "3,000" in followup.locator(".qa-answer").inner_text()
     assert selected(page) == QUESTION and latest(data) == first
     assert [r["role"] for r in rows(data, "SELECT role FROM messages WHERE conversation_id = ?", first)] == [
@@ -224,9 +245,9 @@ def test_switching_conversations_keeps_each_ones_followups(served, browser) -> N
 def test_regenerate_replaces_the_last_answer(served, browser) -> None:  # noqa: F811
     url, data = served
     page = open_page(browser, url)
-    page.locator("#new-conversation").click()
-    ask(page, QUESTION)
-    ask(page, FOLLOWUP)
+    new_conversation(page)
+    ask_saved(page, data, QUESTION)
+    ask_saved(page, data, FOLLOWUP)
     conversation = latest(data)
     (old,) = rows(data, "SELECT id FROM messages WHERE conversation_id = ? AND position = 3", conversation)
 

@@ -130,16 +130,23 @@ class Conversations:
         ids = {cid for _, cid in choices}
         return gr.Radio(choices=choices, value=current if current in ids else None)
 
-    def open(self, conversation_id: str | None) -> tuple[Messages, Turns, str, Any, str]:
-        """``(chat, turns, current id, sidebar list, rename box)`` of a saved conversation; an
-        empty chat when there is none under that id (deleted, or another data folder)."""
+    def open(self, conversation_id: str | None) -> tuple[Messages, Turns, str, str, Any, str]:
+        """``(chat, turns, current id, current id for the browser, sidebar list, rename box)`` of a
+        saved conversation; an empty chat when there is none under that id (deleted, or another
+        data folder)."""
         conversation = self.store.get(conversation_id) if conversation_id else None
         if conversation is None:
-            return [], [], "", self.listing(None), ""
+            return [], [], "", "", self.listing(None), ""
         chat = [{"role": m.role, "content": m.html} for m in self.store.messages(conversation.id)]
-        return chat, conversation.turns, conversation.id, self.listing(conversation.id), conversation.title
+        cid = conversation.id
+        return chat, conversation.turns, cid, cid, self.listing(cid), conversation.title
 
-    def new(self) -> tuple[Messages, Turns, str, Any, str]:
+    def remember(self, conversation_id: str | None) -> tuple[str, Any]:
+        """After an answer: the open conversation's id for the browser (a reload reopens it), and
+        the sidebar list with it selected."""
+        return conversation_id or "", self.listing(conversation_id)
+
+    def new(self) -> tuple[Messages, Turns, str, str, Any, str]:
         """An empty chat; the conversation is saved with its first question."""
         return self.open(None)
 
@@ -148,7 +155,7 @@ class Conversations:
             self.store.rename(conversation_id, title)
         return self.listing(conversation_id)
 
-    def delete(self, conversation_id: str | None) -> tuple[Messages, Turns, str, Any, str]:
+    def delete(self, conversation_id: str | None) -> tuple[Messages, Turns, str, str, Any, str]:
         if conversation_id:
             self.store.delete(conversation_id)
         return self.new()
@@ -164,11 +171,10 @@ class Conversations:
         answerer: str,
         show_passages: bool,
         current: str | None,
-    ) -> Iterator[tuple[Messages, Turns, str, str, Any]]:
+    ) -> Iterator[tuple[Messages, Turns, str, str]]:
         """:meth:`ui.chat.Chat.respond`, then the exchange saved in the current conversation (a new
-        one for the first question): yields ``(chat, turns, question box, current id, sidebar)``."""
-        import gradio as gr
-
+        one for the first question): yields ``(chat, turns, question box, current id)``. The
+        sidebar follows with :meth:`remember` (the ``/chat`` API keeps its inputs and outputs)."""
         before, history = list(chat or []), list(turns or [])
         answered: dict[str, Any] = {}
 
@@ -181,7 +187,7 @@ class Conversations:
         for last in self.chat.respond(
             question, before, history, top_k, answerer, show_passages, on_answer=on_answer
         ):
-            yield (*last, current or "", gr.skip())
+            yield (*last, current or "")
         if last is None or len(last[0]) <= len(before):  # refused as sent: nothing shown, nothing saved
             return
         shown, new_turns, box = last
@@ -207,7 +213,7 @@ class Conversations:
         if conversation is None:
             conversation = self.store.create(title_for(asked))
         self.store.save_exchange(conversation.id, len(before), messages, new_turns)
-        yield shown, new_turns, box, conversation.id, self.listing(conversation.id)
+        yield shown, new_turns, box, conversation.id
 
     def regenerate(
         self,
@@ -216,14 +222,14 @@ class Conversations:
         answerer: str,
         show_passages: bool,
         current: str | None,
-    ) -> Iterator[tuple[Messages, Turns, str, str, Any]]:
+    ) -> Iterator[tuple[Messages, Turns, str, str]]:
         """The last question asked again with the same history; its new answer replaces the old."""
         import gradio as gr
 
         messages = self.store.messages(current) if current else []
         asked = [m for m in messages if m.role == "user"]
         if not asked:
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         question = asked[-1]
         reply = next((m for m in messages if m.position == question.position + 1), None)

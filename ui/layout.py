@@ -95,7 +95,8 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
         from ui.store import ChatStore
 
         conversations = convo.Conversations(chat, ChatStore(settings.resolved_chat_db))
-        current = gr.BrowserState("", storage_key=convo.STORAGE_KEY, secret=convo.STORAGE_SECRET)  # the open conversation's id
+        current = gr.State("")  # the open conversation's id; a State, so that the /chat API keeps its inputs
+        remembered = gr.BrowserState("", storage_key=convo.STORAGE_KEY, secret=convo.STORAGE_SECRET)  # for reloads
         feedback_id = gr.State(None)
         with gr.Row(visible=False, elem_id="feedback-comment") as comment_row:
             comment = gr.Textbox(show_label=True, label="Comment (optional)", scale=8, elem_id="feedback-text")
@@ -134,28 +135,33 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
             show_passages = gr.Checkbox(label="Show the retrieved passages with their scores", value=False)
 
         inputs = [question, chatbot, turns, top_k, answerer, show_passages, current]  # conversations: + current
-        outputs = [chatbot, turns, question, current, conversation_list]  # conversations: + current, list
+        outputs = [chatbot, turns, question, current]  # conversations: + current
         limit = settings.concurrency  # no lock around answering: sessions wait only when more than this ask
         respond: dict[str, Any] = dict(
             fn=conversations.respond, inputs=inputs, outputs=outputs, concurrency_limit=limit
         )
-        question.submit(**respond, api_name="chat", api_visibility="undocumented")
-        ask.click(**respond, api_visibility="private")
+        remember: dict[str, Any] = dict(  # conversations: the sidebar and the browser follow the answer
+            fn=conversations.remember, inputs=current, outputs=[remembered, conversation_list], api_visibility="private"
+        )
+        question.submit(**respond, api_name="chat", api_visibility="undocumented").then(**remember)
+        ask.click(**respond, api_visibility="private").then(**remember)
         examples.click(lambda sample: sample[0], examples, question, api_visibility="private").then(
             **respond, api_visibility="private"
-        )
+        ).then(**remember)
         # --- conversations (ui/conversations.py): the events
-        opened = [chatbot, turns, current, conversation_list, title]
+        opened = [chatbot, turns, current, remembered, conversation_list, title]
         chatbot.clear(conversations.new, None, opened, api_visibility="private")  # the Chatbot's bin button
         private: dict[str, Any] = dict(api_visibility="private")
-        ui.load(conversations.open, current, opened, **private)  # a reload reopens the conversation
+        ui.load(conversations.open, remembered, opened, **private)  # a reload reopens the conversation
         new_conversation.click(conversations.new, None, opened, **private)
         conversation_list.input(conversations.open, conversation_list, opened, **private)
         rename.click(conversations.rename, [current, title], conversation_list, **private)
         title.submit(conversations.rename, [current, title], conversation_list, **private)
         delete.click(conversations.delete, current, opened, **private)
         regenerate_inputs = [chatbot, top_k, answerer, show_passages, current]
-        chatbot.retry(conversations.regenerate, regenerate_inputs, outputs, concurrency_limit=limit, **private)
+        chatbot.retry(conversations.regenerate, regenerate_inputs, outputs, concurrency_limit=limit, **private).then(
+            **remember
+        )
         chatbot.like(conversations.like_handler(), current, [feedback_id, comment_row, comment], **private)
         send_comment.click(conversations.comment, [feedback_id, comment], [feedback_id, comment_row, comment], **private)
         comment.submit(conversations.comment, [feedback_id, comment], [feedback_id, comment_row, comment], **private)
