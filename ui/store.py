@@ -251,25 +251,24 @@ class ChatStore:
             self.messages(conversation_id), message.position
         )
         with self._transaction() as conn:
-            return int(
-                conn.execute(
-                    "INSERT INTO feedback (message_id, conversation_id, rating, comment, question, history, answer, "
-                    "answer_text, answerer, index_generation, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        message.id,
-                        conversation_id,
-                        rating,
-                        comment,
-                        question,
-                        json.dumps(history),
-                        json.dumps(message.answer) if message.answer is not None else None,
-                        message.text,
-                        message.answerer,
-                        answer.get("index_generation"),
-                        time.time(),
-                    ),
-                ).lastrowid
+            cursor = conn.execute(
+                "INSERT INTO feedback (message_id, conversation_id, rating, comment, question, history, answer, "
+                "answer_text, answerer, index_generation, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    message.id,
+                    conversation_id,
+                    rating,
+                    comment,
+                    question,
+                    json.dumps(history),
+                    json.dumps(message.answer) if message.answer is not None else None,
+                    message.text,
+                    message.answerer,
+                    answer.get("index_generation"),
+                    time.time(),
+                ),
             )
+        return int(cursor.lastrowid or 0)
 
     def comment(self, feedback_id: int, comment: str) -> None:
         with self._transaction() as conn:
