@@ -229,6 +229,10 @@ def test_switching_conversations_keeps_each_ones_followups(served, browser) -> N
         "assistant",
     ]
     assert len(rows(data, "SELECT id FROM messages WHERE conversation_id = ?", second)) == 2
+    # The follow-up was sent with the first conversation's turns, not the second's.
+    (sent,) = rows(data, "SELECT history FROM messages WHERE conversation_id = ? AND position = 3", first)
+    history = json.loads(sent["history"])
+    assert len(history) == 2 and history[0] == ["user", QUESTION]
 
     # Rename, then delete: the list follows, and the chat empties.
     page.locator("#conversation-title textarea, #conversation-title input").first.fill("Troop numbers")
