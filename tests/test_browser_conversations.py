@@ -201,6 +201,11 @@ def test_a_reload_keeps_the_conversation_and_its_followups(served, browser) -> N
     assert "3,000" in followup.locator(".qa-answer").inner_text()
     assert latest(data) == conversation and len(rows(data, "SELECT id FROM conversations")) == rows_before
     assert len(rows(data, "SELECT id FROM messages WHERE conversation_id = ?", conversation)) == 4
+    (sent,) = rows(
+        data, "SELECT history FROM messages WHERE conversation_id = ? AND position = 3", conversation
+    )
+    history = json.loads(sent["history"])  # the turns came back with the chat
+    assert len(history) == 2 and history[0] == ["user", QUESTION]
 
 
 @pytest.mark.browser
