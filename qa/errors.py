@@ -122,3 +122,7 @@ class CredentialsError(QAError):
 
 class UnprotectedBindError(QAError):
     """The app is asked to listen on a non-loopback address with no log-in and no waiver."""
+
+
+class ChatStoreError(QAError):
+    """The conversations file (``QA_CHAT_DB``) is of a newer schema, or names no such conversation."""

@@ -216,6 +216,12 @@ class Settings(BaseSettings):
         description="Largest request body accepted, in bytes (413 past it); uploads are off altogether",
     )
 
+    # --- the chat's own records (ui/store.py)
+    chat_db: Path | None = Field(
+        default=None,
+        description="The SQLite file of saved conversations and answer feedback; default: DATA_DIR/app.sqlite3",
+    )
+
     @field_validator("trusted_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
@@ -246,6 +252,11 @@ class Settings(BaseSettings):
                 f"QA_CHUNK_OVERLAP ({self.chunk_overlap}) must be smaller than QA_CHUNK_SIZE ({self.chunk_size})"
             )
         return self
+
+    @property
+    def resolved_chat_db(self) -> Path:
+        """The conversations and feedback file: ``chat_db``, or ``data_dir/app.sqlite3``."""
+        return self.chat_db or self.data_dir / "app.sqlite3"
 
     @property
     def resolved_index_dir(self) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -64,12 +64,17 @@ class Chat:
         top_k: float,
         answerer: str,
         show_passages: bool,
+        on_answer: Callable[[Answer, float], str] | None = None,
     ) -> Iterator[tuple[Messages, Turns, Any]]:
         """Answer ``question`` in the chat as the pipeline streams it: yields ``(chat, turns,
         question box)`` once per event, the pending answer re-rendered each time. The box is
         emptied by the first update only (``gr.skip()`` after that), so what the user types while
-        an answer streams stays there; a refused question stays in the box, and the chat shows why."""
+        an answer streams stays there; a refused question stays in the box, and the chat shows why.
+        ``on_answer`` (ui/conversations.py) gets the finished answer and the seconds it took; its
+        HTML (copy, time, answerer) goes under it."""
         import gradio as gr
+
+        started = time.monotonic()  # conversations: the time shown under the answer
 
         chat, turns = list(chat or []), list(turns or [])
         try:  # the page's own controls can still send what the request model refuses (a pasted ESC)
@@ -87,7 +92,6 @@ class Chat:
             yield waiting, turns, gr.skip()
         pending = Pending()
         answer: Answer | None = None
-        began = time.perf_counter()
         try:
             if self.status.failed:
                 raise QAError(self.status.message)
@@ -101,8 +105,9 @@ class Chat:
             if answer is None:
                 raise QAError("The answer stream ended without an answer; try again")
             sources = [c.source for c in answer.citations] + [p.source for p in answer.passages]
-            seconds = time.perf_counter() - began
-            final = render_answer(answer, self.metadata(sources), show_passages=show_passages, seconds=seconds)
+            final = render_answer(answer, self.metadata(sources), show_passages=show_passages)
+            if on_answer is not None:  # conversations: record the answer, add its copy/time line
+                final += on_answer(answer, time.monotonic() - started)
         except QAError as error:
             yield with_reply(chat, render_notice(str(error))), turns, gr.skip()
             return

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from qa.settings import Settings
 
+from ui import conversations as convo  # conversations (ui/conversations.py)
 from ui.chat import Chat
 from ui.status import IndexStatus
 
@@ -97,6 +98,7 @@ body.qa-panel-open .gradio-container { margin-right: min(46rem, 48vw) !important
 #question.qa-queued::after { content: "waits for the answer being written"; font-size: .75rem;
   color: var(--body-text-color-subdued); }
 """
+CSS += convo.CSS  # conversations (ui/conversations.py): the copy button and time line under answers
 
 
 PAGE_JS = Path(__file__).with_name("page.js")  # popovers, the side panel, scrolling, the counter
@@ -128,10 +130,30 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
             autoscroll=False,  # the page keeps the newest answer's start in view (ui/page.js)
             latex_delimiters=[],
             buttons=[],
-            feedback_options=None,
+            feedback_options=("Like", "Dislike"),  # conversations: thumbs up/down, stored by convo.rate
             placeholder="Ask a question, or pick an example below.",
         )
         turns = gr.State([])
+
+        # --- conversations (ui/conversations.py): saved chats in a sidebar, feedback, copy, regenerate
+        from ui.store import ChatStore
+
+        conversations = convo.Conversations(chat, ChatStore(settings.resolved_chat_db))
+        current = gr.State("")  # the open conversation's id; a State, so that the /chat API keeps its inputs
+        remembered = gr.BrowserState("", storage_key=convo.STORAGE_KEY, secret=convo.STORAGE_SECRET)  # for reloads
+        feedback_id = gr.State(None)
+        with gr.Row(visible=False, elem_id="feedback-comment") as comment_row:
+            comment = gr.Textbox(show_label=True, label="Comment (optional)", scale=8, elem_id="feedback-text")
+            send_comment = gr.Button("Send", scale=1, elem_id="feedback-send")
+        gr.HTML("", js_on_load=convo.COPY_JS, elem_id="qa-copy-js", container=False)
+        with gr.Sidebar(label="Conversations", open=True, elem_id="conversations-panel"):
+            new_conversation = gr.Button("New conversation", variant="primary", elem_id="new-conversation")
+            conversation_list = gr.Radio(choices=[], label="Conversations", elem_id="conversations")
+            title = gr.Textbox(label="Title", elem_id="conversation-title")
+            with gr.Row():
+                rename = gr.Button("Rename", size="sm", elem_id="rename-conversation")
+                delete = gr.Button("Delete", size="sm", variant="stop", elem_id="delete-conversation")
+        # --- end of conversations
         with gr.Row():
             question = gr.Textbox(
                 placeholder="Ask about the articles…",
@@ -176,8 +198,8 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
                 )
             show_passages = gr.Checkbox(label="Show the retrieved passages with their scores", value=False)
 
-        inputs = [question, chatbot, turns, top_k, answerer, show_passages]
-        outputs = [chatbot, turns, question]
+        inputs = [question, chatbot, turns, top_k, answerer, show_passages, current]  # conversations: + current
+        outputs = [chatbot, turns, question, current]  # conversations: + current
         limit = settings.concurrency  # no lock around answering: sessions wait only when more than this ask
 
         def busy() -> tuple[Any, Any]:
@@ -187,11 +209,14 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
             return gr.Button(visible=True), gr.Button(visible=False)
 
         respond: dict[str, Any] = dict(
-            fn=chat.respond,
+            fn=conversations.respond,
             inputs=inputs,
             outputs=outputs,
             concurrency_limit=limit,
             trigger_mode="always_last",  # a question sent while one streams runs after it, not never
+        )
+        remember: dict[str, Any] = dict(  # conversations: the sidebar and the browser follow the answer
+            fn=conversations.remember, inputs=current, outputs=[remembered, conversation_list], api_visibility="private"
         )
         swap: dict[str, Any] = dict(outputs=[ask, stop], queue=False, api_visibility="private")
         answering = [  # Ask becomes Stop, the answer streams, Stop becomes Ask again
@@ -202,11 +227,28 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
             .then(**respond, api_visibility="private"),
         ]
         for event in answering:
-            event.then(idle, **swap)
+            event.then(**remember).then(idle, **swap)
         stop.click(
             chat.stopped, chatbot, chatbot, cancels=answering, queue=False, api_visibility="private"
         ).then(idle, **swap)
-        chatbot.clear(lambda: [], None, turns, api_visibility="private")  # the Chatbot's own bin button
+        # --- conversations (ui/conversations.py): the events
+        opened = [chatbot, turns, current, remembered, conversation_list, title]
+        chatbot.clear(conversations.new, None, opened, api_visibility="private")  # the Chatbot's bin button
+        private: dict[str, Any] = dict(api_visibility="private")
+        ui.load(conversations.open, remembered, opened, **private)  # a reload reopens the conversation
+        new_conversation.click(conversations.new, None, opened, **private)
+        conversation_list.input(conversations.open, conversation_list, opened, **private)
+        rename.click(conversations.rename, [current, title], conversation_list, **private)
+        title.submit(conversations.rename, [current, title], conversation_list, **private)
+        delete.click(conversations.delete, current, opened, **private)
+        regenerate_inputs = [chatbot, top_k, answerer, show_passages, current]
+        chatbot.retry(conversations.regenerate, regenerate_inputs, outputs, concurrency_limit=limit, **private).then(
+            **remember
+        )
+        chatbot.like(conversations.like_handler(), current, [feedback_id, comment_row, comment], **private)
+        send_comment.click(conversations.comment, [feedback_id, comment], [feedback_id, comment_row, comment], **private)
+        comment.submit(conversations.comment, [feedback_id, comment], [feedback_id, comment_row, comment], **private)
+        # --- end of conversations
         gr.api(chat.ask, api_name="ask", concurrency_limit=limit)
 
         timer = gr.Timer(1.0)

@@ -129,6 +129,10 @@ def pipeline_asker(pipeline: object) -> Ask:
     return ask
 
 
+# The line under an answer (ui/conversations.py): its time taken differs from run to run.
+_ACTIONS = re.compile(r'<div class="qa-actions">.*?</div>', re.S)
+
+
 def chat_asker(url: str, top_k: int = 6, answerer: str = "extractive") -> Ask:
     """``ask`` through the app's ``/chat`` over HTTP, one ``gradio_client.Client`` (one browser
     session, with its own server-side conversation state) per session; the answer is the last
@@ -146,7 +150,6 @@ def chat_asker(url: str, top_k: int = 6, answerer: str = "extractive") -> Ask:
         messages, _ = client.predict(question, chat, top_k, answerer, False, api_name="/chat")
         chat[:] = messages
         content = messages[-1]["content"]
-        text = str(content[0]["text"] if isinstance(content, list) else content)
-        return re.sub(r'<span class="qa-time">[^<]*</span>', "", text)  # the time differs run to run
+        return _ACTIONS.sub("", str(content[0]["text"] if isinstance(content, list) else content))
 
     return ask
