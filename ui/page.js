@@ -10,6 +10,7 @@
 //   the top of the chat; the answer then grows below it without moving it.
 // - The question box counts its characters against the limit (no silent cut).
 // - Enter while an answer streams: the box says the question waits its turn.
+// - On a phone the conversations sidebar starts folded away.
 (() => {
   if (window.qaPage) return;
   window.qaPage = true;
@@ -91,7 +92,15 @@
   document.addEventListener("focusin", counter); // and after an update emptied the box
 
   let users = 0;
+  let folded = false;
+  const narrow = window.matchMedia("(max-width: 700px)").matches;
   const watch = new MutationObserver(() => {
+    const sidebar = document.querySelector(".sidebar.open");
+    const toggle = sidebar && sidebar.querySelector(".toggle-button");
+    if (narrow && !folded && toggle) {
+      folded = true; // on a phone the conversations start folded away: the chat comes first
+      setTimeout(() => toggle.click(), 0);
+    }
     const chat = document.getElementById("chat");
     if (!chat) return;
     const rows = chat.querySelectorAll(".message-row.user-row, .user-row");
