@@ -122,3 +122,23 @@ class CredentialsError(QAError):
 
 class UnprotectedBindError(QAError):
     """The app is asked to listen on a non-loopback address with no log-in and no waiver."""
+
+
+class UploadError(QAError):
+    """A file given to the document library cannot become a seed (the message says what to do)."""
+
+
+class UploadTooLargeError(UploadError):
+    """An uploaded file is over ``QA_MAX_UPLOAD_BYTES``."""
+
+
+class UnsupportedUploadError(UploadError):
+    """An uploaded file is of a type the library does not take, or not what its name says."""
+
+
+class EmptyUploadError(UploadError):
+    """An uploaded file holds no text: empty, nothing left after extraction, a PDF without a text layer."""
+
+
+class NotRemovableError(UploadError):
+    """A document the library may not remove: not an uploaded one, or not there."""
