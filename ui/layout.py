@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from qa.settings import Settings
 
 from ui.chat import Chat
+from ui.library import LIBRARY_CSS, Library, library_panel
 from ui.status import IndexStatus
 
 log = logging.getLogger("app")
@@ -65,6 +66,7 @@ CSS = """
 .qa-status { color: var(--body-text-color-subdued); font-style: italic; }
 #index-status { font-size: .9rem; }
 """
+CSS += LIBRARY_CSS  # the document library (ui/library.py)
 
 
 def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
@@ -111,6 +113,10 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
                 elem_id="answerer",
             )
             show_passages = gr.Checkbox(label="Show the retrieved passages with their scores", value=False)
+
+        # --- the document library (ui/library.py): the indexed documents, uploads, removal
+        library_panel(Library(chat.pipeline, chat.status), ui)
+        # --- end of the document library
 
         inputs = [question, chatbot, turns, top_k, answerer, show_passages]
         outputs = [chatbot, turns, question]
