@@ -105,9 +105,8 @@ class Library:
                 served = self.pipeline.served()
                 for source, sha, _, chunks, meta in served.catalog.records():
                     hashes[source] = sha
-                    indexed[source] = Row(
-                        source, meta.title or "", meta.publisher or "", meta.date or "", chunks
-                    )
+                    title = (meta.title or "").lstrip("# ")  # a Markdown heading's marks, not its words
+                    indexed[source] = Row(source, title, meta.publisher or "", meta.date or "", chunks)
                 pending = {seed.source for seed in self.pipeline.pending()}
             except QAError as error:
                 log.warning("The library cannot read the index: %s", error)
