@@ -9,8 +9,8 @@ every quote's offsets are true to the stored text by construction. The original 
 kept (the seed and its ``.meta.json`` sidecar hold what is indexed). Metadata found by the
 extractor (title, author, site name as publisher, date, URL) goes into the sidecar
 (:mod:`index.metadata`). Files are written atomically: a hidden temporary file (``seed_files``
-skips names starting with a dot) renamed into place, the sidecar before the seed, so the seeds
-watcher never reads half a file or a seed without its metadata. Uploads live in a subfolder of the
+skips names starting with a dot) linked into place, never over an existing file, the sidecar
+first, so the seeds watcher never reads half a file or a seed without its metadata. Uploads live in a subfolder of the
 seeds folder, so they are indexed like every other seed; only they can be removed from the page.
 """
 
@@ -139,27 +139,30 @@ def _pdf(name: str, data: bytes) -> Converted:
     return Converted(text + "\n", ".txt", metadata)
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """``data`` at ``path``, all or nothing: a hidden temporary file beside it, renamed into place."""
+def _write_new(path: Path, data: bytes) -> None:
+    """``data`` at ``path``, all or nothing: a hidden temporary file beside it, hard-linked into
+    place. ``FileExistsError`` when ``path`` exists: it is never replaced, and two uploads cannot
+    take the same name."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
+        os.link(temporary, path)
+    finally:
         Path(temporary).unlink(missing_ok=True)
-        raise
 
 
-def _free_path(folder: Path, stem: str, suffix: str) -> Path:
-    """``folder/stem.suffix``, or ``stem-2.suffix``, ``stem-3``... : never an existing seed or sidecar."""
+def _free_stem(folder: Path, stem: str, suffix: str) -> str:
+    """``stem``, or ``stem-2``, ``stem-3``...: the first whose seed and sidecar names are both free."""
     n = 1
     while True:
-        candidate = folder / (f"{stem}{suffix}" if n == 1 else f"{stem}-{n}{suffix}")
-        taken = candidate.exists() or candidate.with_name(candidate.stem + ".meta.json").exists()
-        if not taken:
+        candidate = stem if n == 1 else f"{stem}-{n}"
+        if (
+            not (folder / f"{candidate}{suffix}").exists()
+            and not (folder / f"{candidate}.meta.json").exists()
+        ):
             return candidate
         n += 1
 
@@ -173,13 +176,23 @@ def save_upload(seeds_dir: Path, name: str, data: bytes, max_bytes: int) -> Path
     folder = seeds_dir / UPLOADS
     folder.mkdir(parents=True, exist_ok=True)
     stem = Path(safe_name(name)).stem or "document"
-    path = _free_path(folder, stem, converted.suffix)
-    if converted.metadata:
-        sidecar = path.with_name(path.stem + ".meta.json")
-        _write_atomically(sidecar, json.dumps(converted.metadata, ensure_ascii=False, indent=1).encode())
     raw = data if converted.suffix == Path(safe_name(name)).suffix else converted.text.encode("utf-8")
-    _write_atomically(path, raw)
-    return path
+    sidecar = json.dumps(converted.metadata, ensure_ascii=False, indent=1).encode()
+    while True:
+        free = _free_stem(folder, stem, converted.suffix)
+        path = folder / f"{free}{converted.suffix}"
+        try:  # the sidecar first: the watcher never sees the seed without its metadata
+            if converted.metadata:
+                _write_new(folder / f"{free}.meta.json", sidecar)
+        except FileExistsError:  # another upload took the name meanwhile: the next one
+            continue
+        try:
+            _write_new(path, raw)
+        except FileExistsError:
+            if converted.metadata:  # ours, written just now
+                (folder / f"{free}.meta.json").unlink(missing_ok=True)
+            continue
+        return path
 
 
 def is_upload(source: str) -> bool:

@@ -195,6 +195,12 @@ def test_uploaded_documents_are_indexed_cited_exactly_and_removed(
     prepare_index(pipeline, status)
     library = Library(pipeline, status)
     assert [(r.source, r.status) for r in library.rows()] == [("own.txt", "indexed")]
+    (settings.seeds_dir / "latin.txt").write_bytes("Caf\xe9 report".encode("latin-1"))
+    with (settings.seeds_dir / "own.txt").open("a", encoding="utf-8") as own:
+        own.write("Pear growers picked 40 tonnes.\n")
+    rows = {r.source: r.status for r in library.rows()}  # no build follows the folder (watch_seeds=0)
+    assert rows["own.txt"] == "changed since indexing"
+    assert rows["latin.txt"].startswith("failed: latin.txt: not valid UTF-8 (byte 3")
 
     md, html = tmp_path / "glacier.md", tmp_path / "cranes.html"
     md.write_text(ARTICLE_MD, encoding="utf-8")
