@@ -71,7 +71,11 @@ def test_upload_ask_and_remove_in_a_real_browser(library_app, browser, tmp_path:
     url, seeds = library_app
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     page.goto(url)
-    page.locator("#index-status").get_by_text("Ready").wait_for(timeout=START_TIMEOUT * 1000)
+    try:
+        page.locator("#index-status").get_by_text("Ready").wait_for(timeout=START_TIMEOUT * 1000)
+    except Exception:  # what the page showed instead, for the failure report
+        page.screenshot(path=str(tmp_path / "not-ready.png"), full_page=True)
+        raise
     page.locator("#library").get_by_text("Documents").first.click()
     row(page, "001_8ecca554f728260b.txt").locator(".qa-lib-indexed").wait_for(timeout=WAIT)
 
@@ -98,6 +102,14 @@ def test_upload_ask_and_remove_in_a_real_browser(library_app, browser, tmp_path:
     assert "Harbour cranes return to Vellmar" in answer.locator(".qa-sources").inner_text()
     answer = ask(page, "How often do the Sorvatn sensors report the water level?")
     assert "every ten minutes" in answer.locator(".qa-answer").inner_text()
+    with page.context.expect_page() as opened:  # the cited span, in the stored upload
+        answer.locator("a.qa-doc-link").first.click()
+    document = opened.value
+    document.wait_for_load_state()
+    cited = document.locator("mark#cited").inner_text()
+    assert "every ten minutes" in cited and cited in ARTICLE_MD
+    document.close()
+    page.bring_to_front()
 
     # Remove the web page: gone from the folder, the table and the answers.
     page.locator("#library-choice input").click()

@@ -202,11 +202,12 @@ def test_uploaded_documents_are_indexed_cited_exactly_and_removed(
     assert rows["own.txt"] == "changed since indexing"
     assert rows["latin.txt"].startswith("failed: latin.txt: not valid UTF-8 (byte 3")
 
-    md, html = tmp_path / "glacier.md", tmp_path / "cranes.html"
+    md, html, tags = tmp_path / "glacier.md", tmp_path / "cranes.html", tmp_path / "tags.md"
     md.write_text(ARTICLE_MD, encoding="utf-8")
     html.write_bytes(ARTICLE_HTML)
-    message, table, _, _ = library.upload([str(md), str(html)])
-    assert "Added uploads/glacier.md, uploads/cranes.txt: being indexed" in message
+    tags.write_text("Tags <img src=x onerror=alert(1)>\n\nA page whose title is markup.\n", encoding="utf-8")
+    message, table, _, _ = library.upload([str(md), str(html), str(tags)])
+    assert "Added uploads/glacier.md, uploads/cranes.txt, uploads/tags.md: being indexed" in message
     assert {r.source: r.status for r in library.rows()}["uploads/glacier.md"] in ("being indexed", "indexed")
     pipeline.check_seeds()  # what index_soon runs in the background; waits for it when it still runs
     pipeline.ensure_index()
@@ -215,6 +216,8 @@ def test_uploaded_documents_are_indexed_cited_exactly_and_removed(
     assert rows["uploads/cranes.txt"].publisher == "Coastal Gazette"
     assert rows["uploads/glacier.md"].status == "indexed"
     assert "Coastal Gazette" in library.table()
+    assert rows["uploads/tags.md"].title == "Tags <img src=x onerror=alert(1)>"
+    assert "<img" not in library.table() and "Tags &lt;img src=x onerror=alert(1)&gt;" in library.table()
 
     for question, source, words in (
         ("How much can the new cranes in Vellmar lift?", "uploads/cranes.txt", "65 tonnes"),

@@ -99,7 +99,7 @@ class Library:
         on_disk = self._on_disk()
         indexed: dict[str, Row] = {}
         hashes: dict[str, str] = {}
-        pending: set[str] = set()
+        pending: dict[str, str] = {}
         if self.status.ready:
             try:
                 served = self.pipeline.served()
@@ -107,7 +107,7 @@ class Library:
                     hashes[source] = sha
                     title = (meta.title or "").lstrip("# ")  # a Markdown heading's marks, not its words
                     indexed[source] = Row(source, title, meta.publisher or "", meta.date or "", chunks)
-                pending = {seed.source for seed in self.pipeline.pending()}
+                pending = {seed.source: seed.describe() for seed in self.pipeline.pending()}
             except QAError as error:
                 log.warning("The library cannot read the index: %s", error)
         building = self.status.updating or self.status.state == "building"
@@ -120,8 +120,8 @@ class Library:
             path = on_disk.get(source)
             if path is None:  # deleted: the next build drops it
                 status = "removed; leaving the index" if following else "removed from the seeds folder"
-            elif source in pending:
-                status = BEING_INDEXED
+            elif source in pending:  # "big.txt: being indexed, 1,200 of 40,000 texts embedded"
+                status = pending[source].removeprefix(f"{source}: ")
             elif hashes.get(source) == self._sha256(path):
                 status = INDEXED
             else:
@@ -136,6 +136,8 @@ class Library:
                         status = CHANGED + (" (being re-indexed)" if building or following else "")
                     else:
                         status = waiting
+                    if building and self.status.source == source and self.status.total:
+                        status += f" ({self.status.done:,} of {self.status.total:,} texts embedded)"
             rows.append(Row(row.source, row.title, row.publisher, row.date, row.chunks, status))
         return rows
 
