@@ -61,6 +61,7 @@ class Library:
     pipeline: Pipeline
     status: IndexStatus
     _hashes: dict[str, tuple[tuple[int, int], str]] = field(default_factory=dict, repr=False)
+    _failures: dict[str, tuple[tuple[int, int], str | None]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -75,6 +76,29 @@ class Library:
         except QAError:
             return {}
         return {p.relative_to(self.seeds_dir).as_posix(): p for p in paths}
+
+    def _failure(self, path: Path) -> str | None:
+        """Why the seed cannot be read (:func:`index.load.read_seed`'s error), ``None`` when it can;
+        read again only when its size or time changed."""
+        from index.load import read_seed
+
+        try:
+            info = path.stat()
+        except OSError as error:
+            return f"{path.name}: cannot be read ({error.strerror or error})"
+        key = (info.st_size, info.st_mtime_ns)
+        with self._lock:
+            cached = self._failures.get(str(path))
+        if cached and cached[0] == key:
+            return cached[1]
+        try:
+            read_seed(path, self.seeds_dir)
+            failure = None
+        except SeedError as error:
+            failure = str(error)
+        with self._lock:
+            self._failures[str(path)] = (key, failure)
+        return failure
 
     def _sha256(self, path: Path) -> str:
         """The file's hash, recomputed only when its size or time changed."""
@@ -94,8 +118,6 @@ class Library:
 
     def rows(self) -> list[Row]:
         """Every document indexed or in the seeds folder, by name, with its status."""
-        from index.load import read_seed
-
         on_disk = self._on_disk()
         indexed: dict[str, Row] = {}
         hashes: dict[str, str] = {}
@@ -124,20 +146,17 @@ class Library:
                 status = pending[source].removeprefix(f"{source}: ")
             elif hashes.get(source) == self._sha256(path):
                 status = INDEXED
+            elif failure := self._failure(path):
+                status = f"failed: {failure}"
             else:
-                try:
-                    read_seed(path, self.seeds_dir)
-                except SeedError as error:
-                    status = f"failed: {error}"
+                if source not in hashes and self._sha256(path) in known:
+                    status = "same text as another document (indexed once)"
+                elif source in hashes:
+                    status = CHANGED + (" (being re-indexed)" if building or following else "")
                 else:
-                    if source not in hashes and self._sha256(path) in known:
-                        status = "same text as another document (indexed once)"
-                    elif source in hashes:
-                        status = CHANGED + (" (being re-indexed)" if building or following else "")
-                    else:
-                        status = waiting
-                    if building and self.status.source == source and self.status.total:
-                        status += f" ({self.status.done:,} of {self.status.total:,} texts embedded)"
+                    status = waiting
+                if building and self.status.source == source and self.status.total:
+                    status += f" ({self.status.done:,} of {self.status.total:,} texts embedded)"
             rows.append(Row(row.source, row.title, row.publisher, row.date, row.chunks, status))
         return rows
 
@@ -267,8 +286,8 @@ def library_panel(library: Library, page: gr.Blocks) -> None:
     import gradio as gr
 
     uploads = library.pipeline.settings.max_upload_bytes > 0
-    with gr.Accordion("Documents", open=False, elem_id="library"):
-        table = gr.HTML(library.table(), elem_id="library-table")
+    with gr.Accordion("Documents", open=False, elem_id="library") as panel:
+        table = gr.HTML("", elem_id="library-table")  # filled on load: nothing read while the page is made
         message = gr.HTML("", elem_id="library-message")
         if uploads:
             megabytes = library.pipeline.settings.max_upload_bytes / 1_000_000
@@ -295,6 +314,11 @@ def library_panel(library: Library, page: gr.Blocks) -> None:
         remove.click(
             library.remove, choice, [message, table, choice], api_visibility="private", concurrency_limit=1
         )
-        timer = gr.Timer(REFRESH_SECONDS)
+        # The table follows the builds while the panel is open; a closed panel costs nothing.
+        timer = gr.Timer(REFRESH_SECONDS, active=False)
         timer.tick(library.table, None, table, api_visibility="private")
+        panel.expand(
+            lambda: (library.table(), gr.Timer(active=True)), None, [table, timer], api_visibility="private"
+        )
+        panel.collapse(lambda: gr.Timer(active=False), None, timer, api_visibility="private")
         page.load(library.refresh, None, [table, choice], api_visibility="private")
