@@ -24,7 +24,13 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qa.errors import EmptyUploadError, NotRemovableError, UnsupportedUploadError, UploadTooLargeError
+from qa.errors import (
+    EmptyUploadError,
+    NotRemovableError,
+    UnsupportedUploadError,
+    UploadError,
+    UploadTooLargeError,
+)
 
 UPLOADS = "uploads"  # the folder under the seeds folder that uploads land in
 UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
@@ -154,15 +160,14 @@ def _write_new(path: Path, data: bytes) -> None:
         Path(temporary).unlink(missing_ok=True)
 
 
-def _free_stem(folder: Path, stem: str, suffix: str) -> str:
-    """``stem``, or ``stem-2``, ``stem-3``...: the first whose seed and sidecar names are both free."""
+def _free_stem(folder: Path, stem: str) -> str:
+    """``stem``, or ``stem-2``, ``stem-3``...: the first no file in ``folder`` starts with
+    (``stem.``), so that a new seed and its sidecar never meet another seed's (``a.meta.json``
+    would also describe ``a.md``)."""
     n = 1
     while True:
         candidate = stem if n == 1 else f"{stem}-{n}"
-        if (
-            not (folder / f"{candidate}{suffix}").exists()
-            and not (folder / f"{candidate}.meta.json").exists()
-        ):
+        if not any(folder.glob(f"{candidate}.*")):  # a safe name holds no glob characters
             return candidate
         n += 1
 
@@ -174,12 +179,22 @@ def save_upload(seeds_dir: Path, name: str, data: bytes, max_bytes: int) -> Path
     ``report.txt``), suffixed ``-2``, ``-3``... rather than overwriting a seed."""
     converted = convert(name, data, max_bytes)
     folder = seeds_dir / UPLOADS
+    try:
+        return _store(folder, name, data, converted)
+    except OSError as error:
+        raise UploadError(
+            f"{name}: cannot be stored in {folder} ({error.strerror or error}); "
+            "check that the seeds folder is writable and the disk not full"
+        ) from None
+
+
+def _store(folder: Path, name: str, data: bytes, converted: Converted) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     stem = Path(safe_name(name)).stem or "document"
     raw = data if converted.suffix == Path(safe_name(name)).suffix else converted.text.encode("utf-8")
     sidecar = json.dumps(converted.metadata, ensure_ascii=False, indent=1).encode()
     while True:
-        free = _free_stem(folder, stem, converted.suffix)
+        free = _free_stem(folder, stem)
         path = folder / f"{free}{converted.suffix}"
         try:  # the sidecar first: the watcher never sees the seed without its metadata
             if converted.metadata:

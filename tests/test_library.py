@@ -15,7 +15,13 @@ import pytest
 
 from index.convert import convert, is_upload, remove_upload, safe_name, save_upload
 from index.load import load_seeds
-from qa.errors import EmptyUploadError, NotRemovableError, UnsupportedUploadError, UploadTooLargeError
+from qa.errors import (
+    EmptyUploadError,
+    NotRemovableError,
+    UnsupportedUploadError,
+    UploadError,
+    UploadTooLargeError,
+)
 
 ARTICLE_HTML = b"""<!doctype html><html><head><title>Harbour cranes return | Coastal Gazette</title>
 <meta name="author" content="Mira Solberg"><meta property="og:site_name" content="Coastal Gazette">
@@ -156,12 +162,24 @@ def test_an_upload_never_overwrites_a_seed_and_leaves_no_temporary_file(tmp_path
     third = save_upload(tmp_path, "note.html", ARTICLE_HTML, 100_000)
     assert [p.name for p in (first, second, third)] == ["note.txt", "note-2.txt", "note-3.txt"]
     assert first.read_bytes() == b"First note about the harbour."
+    # A page next to a Markdown seed of the same stem: its sidecar must not describe that seed too.
+    (tmp_path / "uploads" / "cranes.md").write_text("# Cranes\n\nA note of our own.\n", encoding="utf-8")
+    assert save_upload(tmp_path, "cranes.html", ARTICLE_HTML, 100_000).name == "cranes-2.txt"
+    (tmp_path / "uploads" / "cranes.md").unlink()
+    (tmp_path / "uploads" / "cranes-2.txt").unlink()
+    (tmp_path / "uploads" / "cranes-2.meta.json").unlink()
     assert sorted(p.name for p in (tmp_path / "uploads").iterdir()) == [
         "note-2.txt",
         "note-3.meta.json",
         "note-3.txt",
         "note.txt",
     ]
+
+
+def test_a_seeds_folder_that_cannot_be_written_is_named(tmp_path: Path) -> None:
+    (tmp_path / "uploads").write_text("a file where the uploads folder should be", encoding="utf-8")
+    with pytest.raises(UploadError, match=r"note.txt: cannot be stored in .*uploads.*writable"):
+        save_upload(tmp_path, "note.txt", b"A note.", 1000)
 
 
 def test_only_uploaded_documents_can_be_removed(tmp_path: Path) -> None:
