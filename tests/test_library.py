@@ -219,6 +219,7 @@ def test_uploaded_documents_are_indexed_cited_exactly_and_removed(
     rows = {r.source: r.status for r in library.rows()}  # no build follows the folder (watch_seeds=0)
     assert rows["own.txt"] == "changed since indexing"
     assert rows["latin.txt"].startswith("failed: latin.txt: not valid UTF-8 (byte 3")
+    assert '<tr data-source="latin.txt">' in library.table() and "qa-lib-failed" in library.table()
 
     md, html, tags = tmp_path / "glacier.md", tmp_path / "cranes.html", tmp_path / "tags.md"
     md.write_text(ARTICLE_MD, encoding="utf-8")

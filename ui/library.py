@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("app")
 
+KINDS = ("indexed", "being indexed", "waiting", "changed since indexing", "failed", "not indexed", "removed")
 INDEXED, BEING_INDEXED, CHANGED, NOT_YET = (
     "indexed",
     "being indexed",
@@ -177,7 +178,7 @@ class Library:
                 row.date,
                 "" if row.chunks is None else str(row.chunks),
             ]
-            state = row.status.split(":")[0].split(" (")[0].replace(" ", "-").replace(";", "")
+            state = next((k for k in KINDS if row.status.startswith(k)), "other").replace(" ", "-")
             body.append(
                 f'<tr data-source="{escape_html(row.source)}">'
                 + "".join(f"<td>{escape_html(c)}</td>" for c in cells)
@@ -275,7 +276,7 @@ LIBRARY_CSS = """
 .qa-library th, .qa-library td { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid var(--border-color-primary); }
 .qa-lib-indexed { color: #15803d; }
 .qa-lib-failed { color: #b91c1c; }
-.qa-lib-being-indexed, .qa-lib-changed-since-indexing { color: #b45309; }
+.qa-lib-being-indexed, .qa-lib-waiting, .qa-lib-changed-since-indexing { color: #b45309; }
 """
 REFRESH_SECONDS = 2.0  # the table follows the builds (and files changed on disk) this often
 
