@@ -95,6 +95,9 @@ def test_upload_ask_and_remove_in_a_real_browser(library_app, browser, tmp_path:
     assert "Glacier lake monitoring in Tarnvik" in row(page, "uploads/glacier.md").inner_text()
     assert "# Glacier" not in row(page, "uploads/glacier.md").inner_text()
     assert (seeds / "uploads" / "glacier.md").read_text(encoding="utf-8") == ARTICLE_MD
+    assert not [
+        p for p in (seeds.parent / "gradio").rglob("*") if p.is_file() and p.suffix in (".md", ".html")
+    ]
     page.screenshot(path=str(tmp_path / "library.png"), full_page=True)
 
     answer = ask(page, "How much can the new cranes in Vellmar lift?")

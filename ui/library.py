@@ -226,6 +226,8 @@ class Library:
                 failed.append(str(error))
             except OSError as error:
                 failed.append(f"{path.name}: cannot be read ({error.strerror or error})")
+            finally:  # Gradio's copy of the upload: the seed is what is kept, not the original
+                path.unlink(missing_ok=True)
         if saved:
             self.index_soon()
         lines = [f"Added {', '.join(saved)}: being indexed."] if saved else []
