@@ -83,7 +83,7 @@ def create_app(
     pipeline: Pipeline, *, status: IndexStatus | None = None, prepare: bool = True, host: str = DEFAULT_HOST
 ) -> FastAPI:
     """The ASGI app: the document view at ``/doc/...`` and the Gradio page at ``/``, with the
-    exposure checks of ui/exposure.py (log-in when set, Host names for ``host``, body size, no uploads).
+    exposure checks of ui/exposure.py (log-in when set, Host names for ``host``, body size, upload size).
 
     Starts building/opening the index in the background unless ``prepare`` is off (then the caller
     runs :func:`prepare_index`). The status is ``app.state.index_status``.
@@ -100,7 +100,7 @@ def create_app(
     ui = build_ui(Chat(pipeline, status), pipeline.settings)
     # Local fonts only: the default theme's web fonts would be fetched from the internet.
     theme = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace"])
-    options = exposure.gradio_options(pipeline.settings)  # the log-in, and no file taken
+    options = exposure.gradio_options(pipeline.settings)  # the log-in, and the largest upload
     app = gr.mount_gradio_app(
         app, ui, path="", theme=theme, css=CSS, head=head(), footer_links=["api", "gradio"], **options
     )

@@ -126,3 +126,23 @@ class UnprotectedBindError(QAError):
 
 class ChatStoreError(QAError):
     """The conversations file (``QA_CHAT_DB``) is of a newer schema, or names no such conversation."""
+
+
+class UploadError(QAError):
+    """A file given to the document library cannot become a seed (the message says what to do)."""
+
+
+class UploadTooLargeError(UploadError):
+    """An uploaded file is over ``QA_MAX_UPLOAD_BYTES``."""
+
+
+class UnsupportedUploadError(UploadError):
+    """An uploaded file is of a type the library does not take, or not what its name says."""
+
+
+class EmptyUploadError(UploadError):
+    """An uploaded file holds no text: empty, nothing left after extraction, a PDF without a text layer."""
+
+
+class NotRemovableError(UploadError):
+    """A document the library may not remove: not an uploaded one, or not there."""

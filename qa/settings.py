@@ -213,7 +213,14 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         default=2_000_000,
         ge=65_536,
-        description="Largest request body accepted, in bytes (413 past it); uploads are off altogether",
+        description="Largest request body accepted, in bytes (413 past it); an upload has its own limit",
+    )
+    # The document library (ui/library.py) stores uploads under seeds_dir/uploads/. 0 turns uploads off:
+    # Gradio's upload route answers 403 and the page shows no upload button.
+    max_upload_bytes: int = Field(
+        default=10_000_000,
+        ge=0,
+        description="Largest file the document library takes, in bytes (413 past it; 0: no uploads)",
     )
 
     # --- the chat's own records (ui/store.py)

@@ -1,5 +1,5 @@
 """Exposing the app (ui/exposure.py): credentials and the loopback rule (fast, no model); the log-in,
-the Host check, the body bound and the refused uploads on the real app served on loopback; ``python
+the Host check, the body bound and the bounded uploads on the real app served on loopback; ``python
 app.py --host 0.0.0.0`` refused or started; and a log-in in a real Chromium.
 
     HF_HUB_OFFLINE=1 python -m pytest tests/test_exposure.py -q                 # about a minute
@@ -31,6 +31,7 @@ QUESTION = "Who reported 12,000 troops?"
 CITED = "Ukrainian intelligence places the number at 12,000."
 SOURCE = "001_8ecca554f728260b.txt"
 LIMIT = 65_536  # the served app's QA_MAX_REQUEST_BYTES: the smallest allowed, to send little
+UPLOAD_LIMIT = 200_000  # the served app's QA_MAX_UPLOAD_BYTES: over LIMIT, to show an upload has its own
 
 
 def settings(**values: object) -> Settings:
@@ -174,15 +175,17 @@ def files_under(folder: Path) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def guarded(seeds_settings: Settings, embeddings, tmp_path_factory: pytest.TempPathFactory):
-    """The app over the session's real index with a log-in and a 64 KB body bound, on loopback;
-    ``(port, Gradio's upload folder)``."""
+    """The app over the session's real index with a log-in, a 64 KB body bound and a 200 KB upload
+    bound, on loopback; ``(port, Gradio's upload folder)``."""
     from qa.pipeline import Pipeline
 
     uploads = tmp_path_factory.mktemp("gradio-uploads")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GRADIO_TEMP_DIR", str(uploads))  # read by Gradio's App when it is made
         values = {"seeds_dir": seeds_settings.seeds_dir, "data_dir": seeds_settings.data_dir}
-        served = settings(**values, auth=f"{USER}:{PASSWORD}", max_request_bytes=LIMIT)
+        served = settings(
+            **values, auth=f"{USER}:{PASSWORD}", max_request_bytes=LIMIT, max_upload_bytes=UPLOAD_LIMIT
+        )
         asgi = app.create_app(Pipeline(served, embeddings=embeddings))
     assert exposure.mounted_gradio(asgi).uploaded_file_dir == str(uploads)
     assert asgi.state.index_status.wait(120), asgi.state.index_status.message
@@ -234,24 +237,50 @@ def test_the_ask_api_needs_the_credentials(guarded) -> None:
     assert "Ukrainian intelligence" in answer["text"] and answer["citations"][0]["quote"] == CITED
 
 
+def test_gradio_takes_files_up_to_the_upload_limit_and_none_when_it_is_0() -> None:
+    assert exposure.gradio_options(settings(max_upload_bytes=123))["max_file_size"] == 123
+    assert exposure.gradio_options(settings(max_upload_bytes=0))["max_file_size"] == 0
+
+
 @pytest.mark.slow
-def test_uploads_are_refused_and_nothing_is_stored(guarded) -> None:
+def test_uploads_are_bounded_and_need_the_log_in(guarded) -> None:
     port, uploads = guarded
     cookie = log_in(port)
     assert cookie
     before = files_under(uploads)
     small, headers = multipart("note.txt", b"hello")
-    for path in ("/gradio_api/upload", "/gradio_api/upload/", "/gradio_api/process_recording"):
+    # No audio input on the page: the recording route stays refused, logged in or not.
+    for path in ("/gradio_api/process_recording", "/gradio_api/process_recording/"):
         status, body, _ = request(port, "POST", path, small, headers | {"Cookie": cookie})
         assert status == 403 and "Uploads are off" in body, path
-    large, headers = multipart("big.bin", b"x" * 5_000_000)  # the issue's 5 MB
+    # Without the log-in: refused by Gradio's own check, nothing stored.
+    status, _, _ = request(port, "POST", "/gradio_api/upload", small, headers)
+    assert status == 401
+    assert files_under(uploads) == before
+    # Announced over the limit (the issue's 5 MB): 413 from the head, nothing read or stored.
+    large, headers = multipart("big.txt", b"x" * 5_000_000)
     head = (
         f"POST /gradio_api/upload HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n"
         f"Content-Type: {headers['Content-Type']}\r\nContent-Length: {len(large)}\r\n\r\n"
     )
     answer = raw_exchange(port, head.encode(), [large[i : i + 65536] for i in range(0, len(large), 65536)])
     assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert b"QA_MAX_UPLOAD_BYTES" in answer
+    # A file just over the limit, in a body the form's slack lets through: Gradio refuses the file.
+    over, headers = multipart("over.txt", b"x" * (UPLOAD_LIMIT + 1))
+    status, body, _ = request(port, "POST", "/gradio_api/upload", over, headers | {"Cookie": cookie})
+    assert status == 413, body
     assert files_under(uploads) == before
+    # Under the limit, logged in: taken (over QA_MAX_REQUEST_BYTES: an upload has its own bound).
+    under, headers = multipart("under.txt", b"y" * (UPLOAD_LIMIT - 1000))
+    assert len(under) > LIMIT
+    status, body, _ = request(port, "POST", "/gradio_api/upload", under, headers | {"Cookie": cookie})
+    assert status == 200, body
+    stored = [Path(p) for p in json.loads(body)]
+    assert len(stored) == 1 and stored[0].read_bytes() == b"y" * (UPLOAD_LIMIT - 1000)
+    # Any other request over QA_MAX_REQUEST_BYTES is still refused.
+    status, _, _ = request(port, "POST", "/login", b"a" * (LIMIT + 1), FORM)
+    assert status == 413
 
 
 @pytest.mark.slow

@@ -1,2 +1,2 @@
 """The web app's parts that are not the page itself. ``exposure.py``: who may reach the app and
-what a request may carry (log-in, trusted Host names, request size, no uploads)."""
+what a request may carry (log-in, trusted Host names, request and upload size)."""

@@ -1,5 +1,5 @@
 """Making the app safe to reach from other machines: a log-in, trusted Host names, a bounded
-request size and no uploads. ``app.py`` wires it in; the settings are the ``QA_`` ones of the
+request size and bounded uploads. ``app.py`` wires it in; the settings are the ``QA_`` ones of the
 "serving the app" section of qa/settings.py.
 
     QA_AUTH=alice:s3cret python app.py --host 0.0.0.0        # log-in required on every page and API
@@ -15,7 +15,10 @@ What it does:
 - :func:`check_bind` refuses a non-loopback address without a log-in unless it is waived;
 - :class:`TrustedHosts` answers 400 to a Host header it does not know (DNS rebinding);
 - :class:`BodyLimit` answers 413 to a body over ``QA_MAX_REQUEST_BYTES``, announced or streamed;
-- :class:`RefuseUploads` answers 403 on Gradio's upload routes: the page has no file component.
+  Gradio's upload route (the document library's, behind the log-in) has ``QA_MAX_UPLOAD_BYTES``
+  instead (plus room for the form around the file), and Gradio itself refuses a file over it (413);
+- :class:`RefuseUploads` answers 403 on the recording route (the page has no audio input), and on
+  the upload route too when ``QA_MAX_UPLOAD_BYTES`` is 0.
 
 What it does not do: TLS (put a reverse proxy in front), rate limits, or accounts beyond a list of
 ``user:password`` pairs.
@@ -48,8 +51,12 @@ Credentials = list[tuple[str, str]]  # [(user, password), ...], as gr.mount_grad
 
 AUTH_MESSAGE = "Log in to ask the articles."
 WILDCARD_ADDRESSES = {"", "0.0.0.0", "::"}  # bound to every interface: no one name to trust
-# Gradio 6's routes that store what a client sends as files; the page has no file or audio input.
-UPLOAD_ROUTES = ("/gradio_api/upload", "/gradio_api/process_recording")
+# Gradio 6's routes that store what a client sends as files: the library's upload box uses the
+# first; the page has no audio input, so the second is always refused.
+UPLOAD_ROUTE = "/gradio_api/upload"
+RECORDING_ROUTE = "/gradio_api/process_recording"
+UPLOAD_ROUTES = (UPLOAD_ROUTE, RECORDING_ROUTE)
+FORM_BYTES = 65_536  # room for the multipart form around an uploaded file
 GRADIO_LOGIN_CHECK = "/gradio_api/login_check"
 
 
@@ -109,9 +116,13 @@ def load_credentials(settings: Settings) -> Credentials:
 
 def gradio_options(settings: Settings) -> dict[str, Any]:
     """The keyword arguments of ``gr.mount_gradio_app`` that this module decides: the log-in (none
-    when no credentials are set) and a file size of 0, so that no Gradio route takes a file."""
+    when no credentials are set) and the largest file Gradio takes, ``QA_MAX_UPLOAD_BYTES``."""
     credentials = load_credentials(settings)
-    return {"auth": credentials or None, "auth_message": AUTH_MESSAGE, "max_file_size": 0}
+    return {
+        "auth": credentials or None,
+        "auth_message": AUTH_MESSAGE,
+        "max_file_size": settings.max_upload_bytes,
+    }
 
 
 # --- where the app listens
@@ -230,27 +241,32 @@ class TrustedHosts:
 
 
 class BodyLimit:
-    """ASGI middleware: 413 to a request whose body is over ``max_bytes``, at once when its
-    Content-Length says so, else as soon as the bytes read pass the limit (a chunked body).
+    """ASGI middleware: 413 to a request whose body is over ``max_bytes`` (``larger[path]`` for
+    the paths given there), at once when its Content-Length says so, else as soon as the bytes read
+    pass the limit (a chunked body).
 
     After a streamed body is refused the app reads a disconnect and whatever it still sends is
     dropped; only the 413 reaches the client.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, larger: dict[str, tuple[int, str]] | None = None
+    ) -> None:
+        """``larger``: path -> (its limit, the setting that names it)."""
+        self.app, self.max_bytes, self.larger = app, max_bytes, dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        message = f"Request body over {self.max_bytes} bytes (QA_MAX_REQUEST_BYTES)\n"
+        limit, name = self.larger.get(route_path(scope).rstrip("/"), (self.max_bytes, "QA_MAX_REQUEST_BYTES"))
+        message = f"Request body over {limit} bytes ({name})\n"
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None:
             if not length.strip().isdigit():
                 await plain_response(send, 400, "Malformed Content-Length\n")
                 return
-            if int(length) > self.max_bytes:
+            if int(length) > limit:
                 await plain_response(send, 413, message)
                 return
         received, refused, started = 0, False, False
@@ -262,7 +278,7 @@ class BodyLimit:
             event = await receive()
             if event["type"] == "http.request":
                 received += len(event.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     refused = True
                     if not started:
                         await plain_response(send, 413, message)
@@ -342,8 +358,8 @@ class LoginRequired:
 
 
 class RefuseUploads:
-    """ASGI middleware: 403 to every request for Gradio's upload routes (``paths``), before any of
-    its body is read; the page has no file component, so nothing it does needs them."""
+    """ASGI middleware: 403 to every request for the Gradio upload routes ``paths``, before any of
+    its body is read: routes nothing on the page needs."""
 
     def __init__(self, app: ASGIApp, paths: Sequence[str] = UPLOAD_ROUTES) -> None:
         self.app, self.paths = app, {p.rstrip("/") for p in paths}
@@ -351,26 +367,31 @@ class RefuseUploads:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The router sends "/gradio_api/upload/" on to "/gradio_api/upload" (a redirect): both refused.
         if scope["type"] == "http" and route_path(scope).rstrip("/") in self.paths:
-            await plain_response(send, 403, "Uploads are off: this app takes no files\n")
+            await plain_response(send, 403, "Uploads are off: this app takes no such files\n")
             return
         await self.app(scope, receive, send)
 
 
 def protect(app: FastAPI, settings: Settings, *, host: str, private: Sequence[str] = ()) -> None:
     """Add the checks to ``app`` (the FastAPI app with the Gradio page mounted). Outermost first:
-    the Host check, the body bound, uploads refused, and ``private`` path prefixes behind Gradio's
-    log-in when it has one."""
+    the Host check, the body bound (an upload's own), the routes of unused uploads refused, and
+    ``private`` path prefixes behind Gradio's log-in when it has one."""
     gradio_app = mounted_gradio(app)
     login = gradio_app.auth is not None
     if login and private:
         app.add_middleware(LoginRequired, prefixes=private, gradio_app=gradio_app)
-    app.add_middleware(RefuseUploads)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    uploads = settings.max_upload_bytes > 0
+    app.add_middleware(RefuseUploads, paths=[RECORDING_ROUTE] if uploads else UPLOAD_ROUTES)
+    larger = (
+        {UPLOAD_ROUTE: (settings.max_upload_bytes + FORM_BYTES, "QA_MAX_UPLOAD_BYTES")} if uploads else {}
+    )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes, larger=larger)
     hosts = trusted_hosts(settings, host)
     app.add_middleware(TrustedHosts, hosts=hosts)
     log.info(
-        "Log-in %s; Host names accepted: %s; request bodies up to %d bytes; uploads off",
+        "Log-in %s; Host names accepted: %s; request bodies up to %d bytes; uploads %s",
         "required" if login else "off",
         ", ".join(hosts),
         settings.max_request_bytes,
+        f"up to {settings.max_upload_bytes} bytes" if uploads else "off",
     )

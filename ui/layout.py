@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 from ui import conversations as convo  # conversations (ui/conversations.py)
 from ui.chat import Chat
+from ui.library import LIBRARY_CSS, Library, library_panel
 from ui.status import IndexStatus
 
 log = logging.getLogger("app")
@@ -98,6 +99,7 @@ body.qa-panel-open .gradio-container { margin-right: min(46rem, 48vw) !important
 #question.qa-queued::after { content: "waits for the answer being written"; font-size: .75rem;
   color: var(--body-text-color-subdued); }
 """
+CSS += LIBRARY_CSS  # the document library (ui/library.py)
 CSS += convo.CSS  # conversations (ui/conversations.py): the copy button and time line under answers
 
 
@@ -197,6 +199,10 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
                     elem_id="answerer-note",
                 )
             show_passages = gr.Checkbox(label="Show the retrieved passages with their scores", value=False)
+
+        # --- the document library (ui/library.py): the indexed documents, uploads, removal
+        library_panel(Library(chat.pipeline, chat.status), ui)
+        # --- end of the document library
 
         inputs = [question, chatbot, turns, top_k, answerer, show_passages, current]  # conversations: + current
         outputs = [chatbot, turns, question, current]  # conversations: + current
