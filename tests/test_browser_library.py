@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from qa.settings import PROJECT_ROOT
-from tests.test_browser import START_TIMEOUT, ask, browser, free_port, wait_until_serving  # noqa: F401
+from tests.test_browser import START_TIMEOUT, ask, browser, free_port, panel_document, wait_until_serving  # noqa: F401
 from tests.test_library import ARTICLE_HTML, ARTICLE_MD
 
 UPLOAD_LIMIT = 200_000  # the app's QA_MAX_UPLOAD_BYTES here: small, so that "too big" is cheap to send
@@ -105,14 +105,11 @@ def test_upload_ask_and_remove_in_a_real_browser(library_app, browser, tmp_path:
     assert "Harbour cranes return to Vellmar" in answer.locator(".qa-sources").inner_text()
     answer = ask(page, "How often do the Sorvatn sensors report the water level?")
     assert "every ten minutes" in answer.locator(".qa-answer").inner_text()
-    with page.context.expect_page() as opened:  # the cited span, in the stored upload
-        answer.locator("a.qa-doc-link").first.click()
-    document = opened.value
-    document.wait_for_load_state()
+    answer.locator("a.qa-cite").first.click()  # the cited span, in the stored upload, beside the chat
+    document = panel_document(page)
     cited = document.locator("mark#cited").inner_text()
     assert "every ten minutes" in cited and cited in ARTICLE_MD
-    document.close()
-    page.bring_to_front()
+    page.keyboard.press("Escape")
 
     # Remove the web page: gone from the folder, the table and the answers.
     page.locator("#library-choice input").click()
