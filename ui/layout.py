@@ -76,6 +76,12 @@ details.qa-source[open] > summary { margin-bottom: .2rem; }
   background: var(--background-fill-primary); color: var(--body-text-color); font-weight: 400;
   font-size: .85rem; box-shadow: 0 4px 14px rgba(0, 0, 0, .15); white-space: normal; }
 .qa-cite:hover .qa-pop, .qa-cite:focus .qa-pop, .qa-cite.qa-pop-shown .qa-pop { display: block; }
+.qa-cite { -webkit-tap-highlight-color: transparent; }
+.qa-answer { position: relative; }
+@media (max-width: 700px) {  /* a phone: the popover spans the answer, under its text */
+  .qa-cite { position: static; }
+  .qa-cite .qa-pop { left: 0; right: 0; top: 100%; width: auto; }
+}
 .qa-pop-title { display: block; font-weight: 600; }
 .qa-pop-by { display: block; color: var(--body-text-color-subdued); }
 .qa-pop-quote { display: block; margin-top: .3rem; font-style: italic; }
