@@ -224,3 +224,22 @@ def test_on_a_phone(chat_url, browser) -> None:  # type: ignore[no-untyped-def]
     document = panel_document(page)
     assert document.locator("mark#cited").inner_text() == CITED
     screenshot(page, "phone-document.png")
+
+
+@pytest.mark.browser
+def test_the_start_of_the_newest_answer_stays_in_view(chat_url, browser) -> None:  # type: ignore[no-untyped-def]
+    page = open_chat(browser, chat_url)
+    page.locator("#settings").get_by_text("Settings").first.click()
+    page.get_by_label("Show the retrieved passages with their scores").check()  # long answers
+    for question in (QUESTION, "What has North Korea given Russia for use in Ukraine?"):
+        ask(page, question)
+    newest = page.locator("#chat [data-testid='user']").last.bounding_box()  # in the window's pixels
+    answer = page.locator('#chat [data-testid="bot"]').last.bounding_box()
+    assert newest and answer
+    overflow = page.evaluate(
+        "() => { const w = document.querySelector('#chat .bubble-wrap') || document.getElementById('chat');"
+        " const box = w.getBoundingClientRect(); return [w.scrollHeight > w.clientHeight, box.top, box.bottom]; }"
+    )
+    assert overflow[0], "the chat did not overflow: the test proves nothing"
+    assert 0 <= newest["y"] <= 900 / 3  # its question near the top of the window
+    assert overflow[1] - 2 <= newest["y"] < answer["y"] < min(900, overflow[2])  # the answer's start below it
