@@ -64,6 +64,7 @@ class Library:
     _hashes: dict[str, tuple[tuple[int, int], str]] = field(default_factory=dict, repr=False)
     _failures: dict[str, tuple[tuple[int, int], str | None]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _indexing: int = field(default=0, repr=False)  # background builds started by an upload or removal
 
     @property
     def seeds_dir(self) -> Path:
@@ -135,7 +136,7 @@ class Library:
                 log.warning("The library cannot read the index: %s", error)
         building = self.status.updating or self.status.state == "building"
         following = self.pipeline.settings.auto_build and self.status.watching
-        waiting = BEING_INDEXED if building or following else NOT_YET
+        waiting = BEING_INDEXED if building or following or self._indexing else NOT_YET
         known = set(hashes.values())
         rows = []
         for source in sorted(set(on_disk) | set(indexed)):
@@ -198,6 +199,9 @@ class Library:
         if not self.pipeline.settings.auto_build:
             return
 
+        with self._lock:
+            self._indexing += 1  # from now on, not "not indexed yet": a build is on its way
+
         def run() -> None:
             try:
                 self.pipeline.check_seeds()
@@ -205,6 +209,9 @@ class Library:
                 log.warning("Indexing the library's change: %s", error)
             except Exception:
                 log.exception("Indexing the library's change failed")
+            finally:
+                with self._lock:
+                    self._indexing -= 1
 
         threading.Thread(target=run, name="library-index", daemon=True).start()
 
