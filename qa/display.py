@@ -21,7 +21,3 @@ def visible(text: str) -> str:
     """``text`` with each unsafe character written as its escape, e.g. ``\\x1b``."""
     return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
-
-def has_unsafe(text: str) -> bool:
-    """Whether :func:`visible` would change ``text``."""
-    return _UNSAFE.search(text) is not None

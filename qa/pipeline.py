@@ -43,7 +43,7 @@ from qa.errors import (
 )
 from qa.extractive import ExtractiveAnswerer
 from qa.followup import History, Resolved, resolve
-from qa.request import Request, parse_question, parse_request
+from qa.request import Request, parse_request
 from qa.schema import (
     Answer,
     AnswerEvent,
@@ -421,11 +421,6 @@ class Pipeline:
         return known + [n for n in self._answerers if n not in known]
 
     # --- asking
-
-    def check_question(self, question: Any) -> str:
-        """The question as it will be answered (see :func:`qa.request.parse_question`);
-        ``InvalidQuestionError`` when it is not text, is empty, too long or holds control characters."""
-        return parse_question(question, self.settings.max_question_chars)
 
     def request(self, question: Any, history: Any = None, **options: Any) -> Request:
         """The checked :class:`~qa.request.Request`: every entry point's input goes through this.

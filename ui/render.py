@@ -311,10 +311,9 @@ def render_answer(
     metadata: Mapping[str, DocumentMetadata],
     *,
     show_passages: bool = False,
-    seconds: float | None = None,
 ) -> str:
     """A finished answer as the Chatbot shows it: how sure it is first, then the answer, its
-    sources (compact cards), what was removed, and the answerer with the time it took.
+    sources (compact cards), what was removed, and the answerer (ui/conversations.py adds the time).
 
     One HTML block with no blank line, so the Chatbot's Markdown leaves it alone.
     """
@@ -338,8 +337,7 @@ def render_answer(
         notes.append(f"in place of {answer.fallback_from}")
     if answer.resolved_question:
         notes.append(f"searched for: {answer.resolved_question}")
-    took = f' · <span class="qa-time">{seconds:.1f} s</span>' if seconds is not None else ""
-    body += f'<div class="qa-meta">{esc(" · ".join(notes))}{took}</div>'
+    body += f'<div class="qa-meta">{esc(" · ".join(notes))}</div>'
     if show_passages and answer.passages:
         body += render_passages(answer, metadata)
     low = " qa-low" if answer.unsure else ""
