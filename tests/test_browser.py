@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,10 +62,20 @@ def wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
     pytest.fail(f"app.py did not answer at {url} within {START_TIMEOUT}s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``python app.py --port N`` over a copy of the seeds and an empty data folder; its URL."""
-    root = tmp_path_factory.mktemp("app")
+def stop(process: subprocess.Popen) -> None:
+    """End ``process``: terminated, killed if it is still there 15 s later."""
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def app_process(root: Path, **values: str) -> Iterator[str]:
+    """``python app.py --port N`` in ``root`` over ``root/seeds`` (a copy of the project's seeds) and
+    an empty ``root/data``, with ``values`` added to its environment; its URL once it serves."""
     shutil.copytree(PROJECT_ROOT / "seeds", root / "seeds")
     port = free_port()
     env = os.environ | {
@@ -74,6 +85,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "TRANSFORMERS_OFFLINE": "1",
         "ANONYMIZED_TELEMETRY": "False",
         "GRADIO_ANALYTICS_ENABLED": "False",
+        **values,
     }
     log = root / "app.log"
     with log.open("w") as out:
@@ -89,12 +101,14 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         wait_until_serving(url, process, log)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``python app.py --port N`` over a copy of the seeds and an empty data folder; its URL."""
+    with app_process(tmp_path_factory.mktemp("app")) as url:
+        yield url
 
 
 @pytest.fixture

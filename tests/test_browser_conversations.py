@@ -8,9 +8,7 @@ records read back from the app's SQLite file.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -19,20 +17,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_browser import (  # noqa: F401 - browser is a fixture
+
+from qa.settings import PROJECT_ROOT
+from tests.test_browser import (  # noqa: F401 - browser is a fixture
     ANSWER_TIMEOUT,
     CITED,
     QUESTION,
     START_TIMEOUT,
     answers,
+    app_process,
     ask,
     browser,
     free_port,
     wait_for_answer,
     wait_until_serving,
 )
-
-from qa.settings import PROJECT_ROOT
 from ui.conversations import title_for
 
 FOLLOWUP = "And how many did U.S. intelligence say?"
@@ -43,36 +42,8 @@ OTHER = "What did Kremlin spokesman Dmitry Peskov call the reports of North Kore
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """``python app.py`` over a copy of the seeds: its URL and its data folder."""
     root = tmp_path_factory.mktemp("convo-app")
-    shutil.copytree(PROJECT_ROOT / "seeds", root / "seeds")
-    port = free_port()
-    env = os.environ | {
-        "QA_SEEDS_DIR": str(root / "seeds"),
-        "QA_DATA_DIR": str(root / "data"),
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "ANONYMIZED_TELEMETRY": "False",
-        "GRADIO_ANALYTICS_ENABLED": "False",
-    }
-    log = root / "app.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, str(PROJECT_ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port)],
-            cwd=root,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until_serving(url, process, log)
+    with app_process(root) as url:
         yield url, root / "data"
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def open_page(browser, url: str, context=None):  # noqa: F811 - the fixture's value

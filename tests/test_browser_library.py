@@ -7,17 +7,12 @@ answered from; one removed and gone; a file over ``QA_MAX_UPLOAD_BYTES`` refused
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from qa.settings import PROJECT_ROOT
-from tests.test_browser import START_TIMEOUT, ask, browser, free_port, panel_document, wait_until_serving  # noqa: F401
+from tests.test_browser import START_TIMEOUT, app_process, ask, browser, panel_document  # noqa: F401
 from tests.test_library import ARTICLE_HTML, ARTICLE_MD
 
 UPLOAD_LIMIT = 200_000  # the app's QA_MAX_UPLOAD_BYTES here: small, so that "too big" is cheap to send
@@ -28,38 +23,10 @@ WAIT = 120_000  # milliseconds: an upload is indexed in the background
 def library_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """``python app.py`` over a copy of the seeds, uploads up to 200 KB; ``(url, seeds folder)``."""
     root = tmp_path_factory.mktemp("library-app")
-    shutil.copytree(PROJECT_ROOT / "seeds", root / "seeds")
-    port = free_port()
-    env = os.environ | {
-        "QA_SEEDS_DIR": str(root / "seeds"),
-        "QA_DATA_DIR": str(root / "data"),
-        "QA_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "ANONYMIZED_TELEMETRY": "False",
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "GRADIO_TEMP_DIR": str(root / "gradio"),
-    }
-    log = root / "app.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, str(PROJECT_ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port)],
-            cwd=root,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until_serving(url, process, log)
+    with app_process(
+        root, QA_MAX_UPLOAD_BYTES=str(UPLOAD_LIMIT), GRADIO_TEMP_DIR=str(root / "gradio")
+    ) as url:
         yield url, root / "seeds"
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def row(page, source: str):

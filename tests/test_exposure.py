@@ -23,7 +23,7 @@ import app
 from qa.errors import CredentialsError, UnprotectedBindError
 from qa.settings import PROJECT_ROOT, Settings
 from tests.test_app import serve
-from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, free_port, wait_until_serving
+from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, free_port, stop, wait_until_serving
 from ui import exposure
 
 USER, PASSWORD = "alice", "wonder land:42"  # a space and a colon in the password on purpose
@@ -418,12 +418,7 @@ def started(tmp_path: Path) -> Iterator[Callable[..., Started]]:
 
     yield start
     for process in processes:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @pytest.mark.slow
