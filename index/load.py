@@ -17,6 +17,7 @@ from pathlib import Path
 
 from index.clean import kept_regions, keyword_share
 from index.metadata import DocumentMetadata, apply_sidecar, extract_metadata
+from qa.display import CONTROLS
 from qa.errors import NoSeedsError, SeedError
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ SEED_SUFFIXES = (".txt", ".md")
 CONTROL = re.compile(
     r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # a terminal control sequence (colours, cursor moves), whole
     r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c\n]{0,200}(?:\x07|\x1b\\|\x9c)?"  # an operating system command (window title)
-    r"|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"  # any other control character but tab and line breaks
+    rf"|[{CONTROLS}]"  # any other control character but tab and line breaks
 )
 
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import re
 
-# C0 controls but tab, line feed and carriage return; DEL; C1 controls (U+009B is a one-character
-# CSI on some terminals); unpaired surrogates (they cannot be encoded, printing one raises).
-_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# The control characters text may not hold (Unicode's Cc but tab, line feed and carriage return):
+# C0, DEL and C1 (U+009B is a one-character CSI on some terminals), as a regex character range.
+# Questions holding one are refused (qa.request), seeds read them as spaces (index.load).
+CONTROLS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+# ... and unpaired surrogates, which cannot be encoded (printing one raises).
+_UNSAFE = re.compile(f"[{CONTROLS}\ud800-\udfff]")
 
 
 def visible(text: str) -> str:

@@ -34,6 +34,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, get_args
 
+from qa.display import CONTROLS
 from qa.errors import InvalidHistoryError, InvalidOptionError, InvalidQuestionError, InvalidRequestError
 from qa.settings import RetrievalMode
 
@@ -41,7 +42,7 @@ MAX_TOP_K = 50  # passages one question may ask for (Settings.top_k has the same
 MAX_SOURCES = 1000  # document names one question may restrict the search to
 ROLES = ("user", "assistant")
 MODES: tuple[str, ...] = get_args(RetrievalMode)
-_ALLOWED_CONTROLS = "\t\n\r"
+_CONTROL = re.compile(f"[{CONTROLS}]")
 _NAMES = {0: "NUL", 7: "BEL", 8: "BS", 0x1B: "ESC", 0x7F: "DEL", 0x9B: "CSI"}
 
 
@@ -202,7 +203,7 @@ def check_text(value: Any, field: str, what: str, error: type[InvalidRequestErro
                 "text: send it as UTF-8",
                 field=field,
             )
-        if unicodedata.category(char) == "Cc" and char not in _ALLOWED_CONTROLS:
+        if _CONTROL.match(char):
             name = f" ({_NAMES[code]})" if code in _NAMES else ""
             raise error(
                 f"{what} holds the control character U+{code:04X}{name} at character {i}: remove it",
