@@ -222,6 +222,13 @@ class Settings(BaseSettings):
         ge=0,
         description="Largest file the document library takes, in bytes (413 past it; 0: no uploads)",
     )
+    # Files a client sent to Gradio's upload route wait in its folder until the upload event adds
+    # them (and removes Gradio's copy); ones never added expire after UPLOAD_FILES_EXPIRE seconds.
+    max_upload_folder_bytes: int = Field(
+        default=100_000_000,
+        ge=0,
+        description="Most bytes Gradio's upload folder holds of files sent and not yet added (507 past it)",
+    )
 
     # --- the chat's own records (ui/store.py)
     chat_db: Path | None = Field(

@@ -211,7 +211,7 @@ def test_uploaded_documents_are_indexed_cited_exactly_and_removed(
     )
     pipeline, status = Pipeline(settings, embeddings=embeddings), IndexStatus()
     prepare_index(pipeline, status)
-    library = Library(pipeline, status)
+    library = Library(pipeline, status, upload_folder=tmp_path)  # where the box's files lie
     assert [(r.source, r.status) for r in library.rows()] == [("own.txt", "indexed")]
     (settings.seeds_dir / "latin.txt").write_bytes("Caf\xe9 report".encode("latin-1"))
     with (settings.seeds_dir / "own.txt").open("a", encoding="utf-8") as own:

@@ -17,8 +17,12 @@ What it does:
 - :class:`BodyLimit` answers 413 to a body over ``QA_MAX_REQUEST_BYTES``, announced or streamed;
   Gradio's upload route (the document library's, behind the log-in) has ``QA_MAX_UPLOAD_BYTES``
   instead (plus room for the form around the file), and Gradio itself refuses a file over it (413);
-- :class:`RefuseUploads` answers 403 on the recording route (the page has no audio input), and on
-  the upload route too when ``QA_MAX_UPLOAD_BYTES`` is 0.
+- :class:`RefuseUploads` answers 403 on the recording route (the page has no audio input), on
+  Gradio's file-serving routes (the page shows no files), and on the upload route too when
+  ``QA_MAX_UPLOAD_BYTES`` is 0; :class:`UploadFolderBound` answers 507 once the files sent and not
+  yet added reach ``QA_MAX_UPLOAD_FOLDER_BYTES``;
+- :func:`protect` turns on Gradio's own check of the paths an event names (only files its upload
+  route stored), and the library's box (ui/upload_box.py) refuses any other path or a URL.
 
 What it does not do: TLS (put a reverse proxy in front), rate limits, or accounts beyond a list of
 ``user:password`` pairs.
@@ -26,8 +30,10 @@ What it does not do: TLS (put a reverse proxy in front), rate limits, or account
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
+import os
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,6 +62,10 @@ WILDCARD_ADDRESSES = {"", "0.0.0.0", "::"}  # bound to every interface: no one n
 UPLOAD_ROUTE = "/gradio_api/upload"
 RECORDING_ROUTE = "/gradio_api/process_recording"
 UPLOAD_ROUTES = (UPLOAD_ROUTE, RECORDING_ROUTE)
+# Gradio's routes that serve files by path or fetch URLs: the page shows no files, so none is
+# served (a file a client sent is only ever added by the upload event, never read back).
+FILE_ROUTE = "/gradio_api/file="
+FILE_ROUTES = (FILE_ROUTE, "/gradio_api/file/", "/gradio_api/proxy=")
 FORM_BYTES = 65_536  # room for the multipart form around an uploaded file
 GRADIO_LOGIN_CHECK = "/gradio_api/login_check"
 
@@ -358,17 +368,55 @@ class LoginRequired:
 
 
 class RefuseUploads:
-    """ASGI middleware: 403 to every request for the Gradio upload routes ``paths``, before any of
-    its body is read: routes nothing on the page needs."""
+    """ASGI middleware: 403 to every request for the Gradio upload routes ``paths`` and the file
+    routes under ``prefixes``, before any of its body is read: routes nothing on the page needs."""
 
-    def __init__(self, app: ASGIApp, paths: Sequence[str] = UPLOAD_ROUTES) -> None:
-        self.app, self.paths = app, {p.rstrip("/") for p in paths}
+    def __init__(
+        self, app: ASGIApp, paths: Sequence[str] = UPLOAD_ROUTES, prefixes: Sequence[str] = FILE_ROUTES
+    ) -> None:
+        self.app, self.paths, self.prefixes = app, {p.rstrip("/") for p in paths}, tuple(prefixes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The router sends "/gradio_api/upload/" on to "/gradio_api/upload" (a redirect): both refused.
-        if scope["type"] == "http" and route_path(scope).rstrip("/") in self.paths:
-            await plain_response(send, 403, "Uploads are off: this app takes no such files\n")
-            return
+        if scope["type"] == "http":
+            path = route_path(scope)
+            # The router sends "/gradio_api/upload/" on to "/gradio_api/upload" (a redirect): both refused.
+            if path.rstrip("/") in self.paths:
+                await plain_response(send, 403, "Uploads are off: this app takes no such files\n")
+                return
+            if path.startswith(self.prefixes):
+                await plain_response(send, 403, "Files are not served here: this app shows none\n")
+                return
+        await self.app(scope, receive, send)
+
+
+def folder_bytes(folder: Path) -> int:
+    """The bytes of the files under ``folder`` (0 when it does not exist)."""
+    total = 0
+    for root, _, names in os.walk(folder):
+        for name in names:
+            with contextlib.suppress(OSError):  # removed meanwhile
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
+class UploadFolderBound:
+    """ASGI middleware: 507 to an upload that would take Gradio's upload ``folder`` past
+    ``max_bytes`` (files sent and not yet added by the upload event, which removes them; the rest
+    expire, see ui/layout.py), so a client cannot fill the disk through the upload route."""
+
+    def __init__(self, app: ASGIApp, folder: Path, max_bytes: int) -> None:
+        self.app, self.folder, self.max_bytes = app, folder, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and route_path(scope).rstrip("/") == UPLOAD_ROUTE:
+            length = dict(scope["headers"]).get(b"content-length", b"0").strip()
+            coming = int(length) if length.isdigit() else 0
+            if folder_bytes(self.folder) + coming > self.max_bytes:
+                log.warning("Upload refused: Gradio's upload folder %s holds its limit", self.folder)
+                await plain_response(
+                    send, 507, "Too many files are waiting to be added: try again in a few minutes\n"
+                )
+                return
         await self.app(scope, receive, send)
 
 
@@ -377,10 +425,16 @@ def protect(app: FastAPI, settings: Settings, *, host: str, private: Sequence[st
     the Host check, the body bound (an upload's own), the routes of unused uploads refused, and
     ``private`` path prefixes behind Gradio's log-in when it has one."""
     gradio_app = mounted_gradio(app)
+    # Gradio checks the paths an event's data names (only files its upload route stored are taken)
+    # once launch() has run; a mounted app never runs it, so without this any server path was taken.
+    gradio_app.get_blocks().has_launched = True
     login = gradio_app.auth is not None
     if login and private:
         app.add_middleware(LoginRequired, prefixes=private, gradio_app=gradio_app)
     uploads = settings.max_upload_bytes > 0
+    if uploads:
+        folder = Path(gradio_app.uploaded_file_dir)
+        app.add_middleware(UploadFolderBound, folder=folder, max_bytes=settings.max_upload_folder_bytes)
     app.add_middleware(RefuseUploads, paths=[RECORDING_ROUTE] if uploads else UPLOAD_ROUTES)
     larger = (
         {UPLOAD_ROUTE: (settings.max_upload_bytes + FORM_BYTES, "QA_MAX_UPLOAD_BYTES")} if uploads else {}

@@ -109,6 +109,7 @@ CSS += LIBRARY_CSS  # the document library (ui/library.py)
 CSS += convo.CSS  # conversations (ui/conversations.py): the copy button and time line under answers
 
 
+UPLOAD_SWEEP_SECONDS, UPLOAD_EXPIRE_SECONDS = 60, 900  # Gradio's delete_cache: every minute, past 15
 PAGE_JS = Path(__file__).with_name("page.js")  # popovers, the side panel, scrolling, the counter
 
 
@@ -124,7 +125,9 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
 
     from qa.request import MAX_TOP_K
 
-    with gr.Blocks(title="Ask the articles", analytics_enabled=False) as ui:
+    # Files sent to the upload route and never added by the upload event are deleted after a while.
+    expire = (UPLOAD_SWEEP_SECONDS, UPLOAD_EXPIRE_SECONDS)
+    with gr.Blocks(title="Ask the articles", analytics_enabled=False, delete_cache=expire) as ui:
         gr.Markdown(
             "## Ask the articles\nQuestions about North Korean troops in Russia's war on Ukraine, answered "
             "from the indexed articles, with every sentence cited."

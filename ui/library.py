@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from index.convert import UPLOAD_SUFFIXES, is_upload, remove_upload, save_upload
-from qa.errors import QAError, SeedError
+from qa.errors import QAError, SeedError, UploadError
 from ui.render import escape_html
 
 if TYPE_CHECKING:
@@ -65,6 +65,8 @@ class Library:
     _failures: dict[str, tuple[tuple[int, int], str | None]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _indexing: int = field(default=0, repr=False)  # background builds started by an upload or removal
+    # Where the files the upload box hands over must lie (Gradio's upload folder when None).
+    upload_folder: Path | None = None
 
     @property
     def seeds_dir(self) -> Path:
@@ -226,7 +228,12 @@ class Library:
         """Handler of the upload box: ``(message, table, remove choices, cleared box)``."""
         saved, failed = [], []
         for file in files or []:
-            path = Path(file)
+            try:  # the box refuses other paths already (ui/upload_box.py): a second lock on the door
+                path = sent_file(file, self.upload_folder)
+            except UploadError as error:
+                log.warning("Upload refused: %s", error)
+                failed.append(str(error))
+                continue
             try:
                 saved.append(self.add(path.name, path.read_bytes()))
             except QAError as error:
@@ -275,6 +282,40 @@ class Library:
         return "".join(f'<div class="{kind} qa-lib-message">{escape_html(line)}</div>' for line in lines)
 
 
+def upload_folder() -> Path:
+    """Gradio's folder for the files clients send (``GRADIO_TEMP_DIR``, else ``$TMPDIR/gradio``)."""
+    from gradio.utils import get_upload_folder
+
+    return Path(get_upload_folder()).resolve()
+
+
+def sent_file(path: str | Path, folder: Path | None = None) -> Path:
+    """``path`` when it names a regular file that Gradio's upload route stored in ``folder`` (by
+    default :func:`upload_folder`); else :class:`UploadError`. A URL (not an absolute path), a path
+    outside the folder or climbing with ``..``, and a symbolic link are refused: an upload is only
+    ever the bytes a client sent, never a file of the server's.
+
+    >>> sent_file("/etc/passwd", Path("/tmp/gradio"))
+    Traceback (most recent call last):
+    qa.errors.UploadError: passwd: not a file sent with this upload
+    >>> sent_file("https://example.org/a.txt", Path("/tmp/gradio"))
+    Traceback (most recent call last):
+    qa.errors.UploadError: a.txt: not a file sent with this upload
+    """
+    given = Path(str(path))
+    refused = UploadError(f"{given.name or str(path)}: not a file sent with this upload")
+    if not given.is_absolute() or ".." in given.parts or given.is_symlink():
+        raise refused
+    folder = (folder or upload_folder()).resolve()
+    try:
+        resolved = given.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise refused from None
+    if not resolved.is_file() or not resolved.is_relative_to(folder):
+        raise refused
+    return resolved
+
+
 def upload_types() -> list[str]:
     """The ``file_types`` of the upload box."""
     return list(UPLOAD_SUFFIXES)
@@ -301,7 +342,9 @@ def library_panel(library: Library, page: gr.Blocks) -> None:
         message = gr.HTML("", elem_id="library-message")
         if uploads:
             megabytes = library.pipeline.settings.max_upload_bytes / 1_000_000
-            box = gr.File(
+            from ui.upload_box import upload_box
+
+            box = upload_box(
                 label=f"Add documents ({', '.join(UPLOAD_SUFFIXES)}; up to {megabytes:g} MB each)",
                 file_count="multiple",
                 file_types=upload_types(),
