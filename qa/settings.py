@@ -222,6 +222,13 @@ class Settings(BaseSettings):
         ge=0,
         description="Largest file the document library takes, in bytes (413 past it; 0: no uploads)",
     )
+    login_free_failures: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Failed log-ins an account or a client address may make before each further one "
+        "locks it for twice as long as the last (1 s, 2 s, 4 s ... 5 min; 429 meanwhile)",
+    )
     # Files a client sent to Gradio's upload route wait in its folder until the upload event adds
     # them (and removes Gradio's copy); ones never added expire after UPLOAD_FILES_EXPIRE seconds.
     max_upload_folder_bytes: int = Field(

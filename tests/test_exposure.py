@@ -485,3 +485,31 @@ def test_log_in_and_ask_in_a_real_browser(started, seeds_settings: Settings) -> 
             assert stranger.locator("mark").count() == 0
         finally:
             browser.close()
+
+
+@pytest.mark.slow
+def test_failed_log_ins_back_off_per_account_and_address(guarded) -> None:
+    """50 wrong passwords in a row: after the first 5 each is refused unread (429, Retry-After), and
+    the right password is refused too until the lock has passed; then it logs in (issue 17, case 6)."""
+    import time
+    from urllib.parse import urlencode
+
+    port, _ = guarded
+
+    def attempt(password: str, user: str = USER) -> tuple[int, str, http.client.HTTPResponse]:
+        return request(
+            port, "POST", "/login", urlencode({"username": user, "password": password}).encode(), FORM
+        )
+
+    statuses = [attempt(f"wrong-{n}")[0] for n in range(50)]
+    # The 6th failure locks for 1 s, the next for 2 s...: a slow machine may let one through as a lock ends.
+    assert statuses[:7] == [400] * 6 + [429] and statuses.count(429) >= 40, statuses
+    status, text, response = attempt(PASSWORD)
+    assert status == 429 and "Too many failed log-ins" in text
+    wait = int(response.getheader("Retry-After") or 0)
+    assert 1 <= wait <= 8
+    # Another account from the same address waits too (the address is locked).
+    assert attempt("x", user="mallory")[0] == 429
+    time.sleep(wait + 0.2)
+    assert log_in(port) is not None  # a success clears the account and the address
+    assert attempt("wrong-again")[0] == 400

@@ -24,8 +24,10 @@ What it does:
 - :func:`protect` turns on Gradio's own check of the paths an event names (only files its upload
   route stored), and the library's box (ui/upload_box.py) refuses any other path or a URL.
 
-What it does not do: TLS (put a reverse proxy in front), rate limits, or accounts beyond a list of
-``user:password`` pairs.
+- :class:`LoginThrottle` backs off failed log-ins per account and per client address (429).
+
+What it does not do: TLS (put a reverse proxy in front), rate limits other than the log-in's, or
+accounts beyond a list of ``user:password`` pairs.
 """
 
 from __future__ import annotations
@@ -213,10 +215,13 @@ def host_allowed(name: str | None, trusted: Sequence[str]) -> bool:
     return any(name == t or (t.startswith("*.") and name.endswith(t[1:])) for t in trusted)
 
 
-async def plain_response(send: Send, status: int, text: str) -> None:
-    """Send a whole plain-text response."""
+async def plain_response(
+    send: Send, status: int, text: str, extra: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    """Send a whole plain-text response (``extra`` headers added)."""
     body = text.encode("utf-8")
     headers = [
+        *extra,
         (b"content-type", b"text/plain; charset=utf-8"),
         (b"content-length", str(len(body)).encode()),
         (b"x-content-type-options", b"nosniff"),
@@ -389,6 +394,85 @@ class RefuseUploads:
         await self.app(scope, receive, send)
 
 
+LOGIN_ROUTES = ("/login", "/login/")
+
+
+class LoginThrottle:
+    """ASGI middleware: backs off log-ins that keep failing, per account and per client address.
+
+    The first ``free`` failures of a key cost nothing; each one after locks the key for twice as
+    long as the last (1 s, 2 s, 4 s ... up to ``longest``), during which ``POST /login`` answers 429
+    with ``Retry-After``, the password unread. A log-in that succeeds clears both keys.
+    """
+
+    def __init__(self, app: ASGIApp, free: int = 5, longest: float = 300.0) -> None:
+        self.app, self.free, self.longest = app, free, longest
+        self.failures: dict[str, tuple[int, float]] = {}  # key -> (failures, locked until)
+
+    def wait(self, keys: Sequence[str], now: float) -> float:
+        return max((self.failures.get(k, (0, 0.0))[1] - now for k in keys), default=0.0)
+
+    def failed(self, keys: Sequence[str], now: float) -> None:
+        for key in keys:
+            count = self.failures.get(key, (0, 0.0))[0] + 1
+            lock = min(2.0 ** (count - self.free - 1), self.longest) if count > self.free else 0.0
+            self.failures[key] = (count, now + lock)
+        if len(self.failures) > 100_000:  # bounded: forget the oldest keys
+            for key in list(self.failures)[:50_000]:
+                del self.failures[key]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or route_path(scope) not in LOGIN_ROUTES:
+            await self.app(scope, receive, send)
+            return
+        import time
+        from urllib.parse import parse_qs
+
+        body, more = b"", True
+        while more:  # the form is small: BodyLimit bounds it
+            event = await receive()
+            if event["type"] != "http.request":
+                return
+            body, more = body + event.get("body", b""), event.get("more_body", False)
+        user = parse_qs(body.decode("utf-8", "replace")).get("username", [""])[0].strip()
+        client = (scope.get("client") or ("?", 0))[0]
+        keys = [f"user:{user}", f"address:{client}"]
+        now = time.monotonic()
+        wait = self.wait(keys, now)
+        if wait > 0:
+            seconds = max(1, round(wait + 0.499))
+            await plain_response(
+                send,
+                429,
+                f"Too many failed log-ins: try again in {seconds} s\n",
+                [(b"retry-after", str(seconds).encode())],
+            )
+            return
+        status = 0
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, replay, watch)
+        if status == 200:
+            for key in keys:
+                self.failures.pop(key, None)
+        elif status in (400, 401, 403):
+            log.warning("Failed log-in for %r from %s", user, client)
+            self.failed(keys, time.monotonic())
+
+
 def folder_bytes(folder: Path) -> int:
     """The bytes of the files under ``folder`` (0 when it does not exist)."""
     total = 0
@@ -431,6 +515,8 @@ def protect(app: FastAPI, settings: Settings, *, host: str, private: Sequence[st
     login = gradio_app.auth is not None
     if login and private:
         app.add_middleware(LoginRequired, prefixes=private, gradio_app=gradio_app)
+    if login:
+        app.add_middleware(LoginThrottle, free=settings.login_free_failures)
     uploads = settings.max_upload_bytes > 0
     if uploads:
         folder = Path(gradio_app.uploaded_file_dir)
