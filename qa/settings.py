@@ -222,6 +222,13 @@ class Settings(BaseSettings):
         ge=0,
         description="Largest file the document library takes, in bytes (413 past it; 0: no uploads)",
     )
+    request_body_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Seconds a request's body may take to arrive whole (408 past it: a client that "
+        "announces a body and sends it slowly does not hold a connection open)",
+    )
     login_free_failures: int = Field(
         default=5,
         ge=1,

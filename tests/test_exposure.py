@@ -513,3 +513,48 @@ def test_failed_log_ins_back_off_per_account_and_address(guarded) -> None:
     time.sleep(wait + 0.2)
     assert log_in(port) is not None  # a success clears the account and the address
     assert attempt("wrong-again")[0] == 400
+
+
+@pytest.mark.slow
+def test_two_host_headers_are_refused(guarded) -> None:
+    """The check read the last of two Host headers: ``evil.example`` then ``127.0.0.1`` got 200."""
+    port, _ = guarded
+    for hosts in (("evil.example", f"127.0.0.1:{port}"), (f"127.0.0.1:{port}", "evil.example")):
+        head = f"GET / HTTP/1.1\r\nHost: {hosts[0]}\r\nHost: {hosts[1]}\r\nConnection: close\r\n\r\n"
+        answer = raw_exchange(port, head.encode(), [])
+        assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+
+
+def test_a_body_sent_too_slowly_is_cut_with_408() -> None:
+    """A client that announces 2 MB and sends 1 byte is not waited on forever (BodyLimit, unit)."""
+    import asyncio
+
+    async def app(scope, receive, send) -> None:  # reads the whole body, as FastAPI's routes do
+        while (await receive()).get("more_body"):
+            pass
+        await exposure.plain_response(send, 200, "read\n")
+
+    sent: list[dict] = []
+
+    async def run() -> None:
+        pieces = [{"type": "http.request", "body": b"x", "more_body": True}]
+
+        async def receive() -> dict:
+            if pieces:
+                return pieces.pop()
+            await asyncio.sleep(3600)  # the client goes quiet
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "path": "/gradio_api/queue/join",
+            "headers": [(b"content-length", b"2000000")],
+        }
+        limited = exposure.BodyLimit(app, max_bytes=3_000_000, timeout=0.3)
+        await asyncio.wait_for(limited(scope, receive, send), timeout=10)
+
+    asyncio.run(run())
+    assert sent[0]["status"] == 408 and b"not sent within 0.3 s" in sent[1]["body"]

@@ -32,6 +32,7 @@ accounts beyond a list of ``user:password`` pairs.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import logging
@@ -70,6 +71,7 @@ FILE_ROUTE = "/gradio_api/file="
 FILE_ROUTES = (FILE_ROUTE, "/gradio_api/file/", "/gradio_api/proxy=")
 FORM_BYTES = 65_536  # room for the multipart form around an uploaded file
 GRADIO_LOGIN_CHECK = "/gradio_api/login_check"
+MIN_BODY_RATE = 50_000  # bytes a second: a body slower than this is cut once its timeout has passed
 
 
 # --- credentials
@@ -240,8 +242,10 @@ class TrustedHosts:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
-            header = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
-            if not host_allowed(host_name(header), self.hosts):
+            # Two Host headers are refused: servers and proxies disagree on which one counts.
+            given = [value.decode("latin-1") for key, value in scope["headers"] if key.lower() == b"host"]
+            name = host_name(given[0]) if len(given) == 1 else None
+            if not host_allowed(name, self.hosts) or len(given) > 1:
                 if scope["type"] == "websocket":
                     await send({"type": "websocket.close", "code": 1008})
                 else:
@@ -265,10 +269,15 @@ class BodyLimit:
     """
 
     def __init__(
-        self, app: ASGIApp, max_bytes: int, larger: dict[str, tuple[int, str]] | None = None
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        larger: dict[str, tuple[int, str]] | None = None,
+        timeout: float = 30.0,
     ) -> None:
         """``larger``: path -> (its limit, the setting that names it)."""
         self.app, self.max_bytes, self.larger = app, max_bytes, dict(larger or {})
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -285,12 +294,22 @@ class BodyLimit:
                 await plain_response(send, 413, message)
                 return
         received, refused, started = 0, False, False
+        loop = asyncio.get_running_loop()
+        # Each piece within the timeout, and the whole at MIN_BODY_RATE at least past it.
+        deadline = loop.time() + self.timeout + limit / MIN_BODY_RATE
 
         async def bounded_receive() -> Message:
             nonlocal received, refused
             if refused:
                 return {"type": "http.disconnect"}
-            event = await receive()
+            try:  # a client that announces a body and then sends it slowly is not waited on forever
+                remaining = min(deadline - loop.time(), self.timeout)
+                event = await asyncio.wait_for(receive(), timeout=max(remaining, 0.001))
+            except TimeoutError:
+                refused = True
+                if not started:
+                    await plain_response(send, 408, f"Request body not sent within {self.timeout:g} s\n")
+                return {"type": "http.disconnect"}
             if event["type"] == "http.request":
                 received += len(event.get("body", b""))
                 if received > limit:
@@ -525,7 +544,9 @@ def protect(app: FastAPI, settings: Settings, *, host: str, private: Sequence[st
     larger = (
         {UPLOAD_ROUTE: (settings.max_upload_bytes + FORM_BYTES, "QA_MAX_UPLOAD_BYTES")} if uploads else {}
     )
-    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes, larger=larger)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_request_bytes, larger=larger, timeout=settings.request_body_seconds
+    )
     hosts = trusted_hosts(settings, host)
     app.add_middleware(TrustedHosts, hosts=hosts)
     log.info(
