@@ -98,7 +98,11 @@ def _html(name: str, data: bytes) -> Converted:
     import trafilatura
 
     document = trafilatura.bare_extraction(
-        data, with_metadata=True, include_comments=False, include_tables=True, favor_precision=True
+        _without_page_furniture(data),
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+        favor_precision=True,
     )
     body = (getattr(document, "text", None) or "").strip() if document is not None else ""
     if not body:
@@ -116,6 +120,40 @@ def _html(name: str, data: bytes) -> Converted:
     title = metadata.get("title", "")
     text = body if not title or body.startswith(title) else f"{title}\n\n{body}"
     return Converted(text + "\n", ".txt", metadata)
+
+
+# The parts of a page that are the site's, not the article's. The extractor leaves them out of an
+# article it finds, but when it finds none its fallbacks take whatever text is left: a page holding
+# only a menu became a seed reading "menu".
+_FURNITURE = (
+    "//nav | //aside | //footer | //menu | //form | //dialog | //script | //style | //noscript"
+    " | //template | //header[not(ancestor::article or ancestor::main)]"
+    " | //*[@role='navigation' or @role='banner' or @role='contentinfo' or @role='menu'"
+    " or @role='menubar' or @role='search' or @role='complementary']"
+)
+
+
+def _without_page_furniture(data: bytes) -> bytes | str:
+    """The page with its navigation, header, footer, side bars, forms and scripts taken out.
+
+    >>> _without_page_furniture(b"<html><body><nav>Home</nav><p>Text.</p></body></html>")
+    '<html><body><p>Text.</p></body></html>'
+    """
+    import lxml.etree
+    import lxml.html
+    from trafilatura.utils import decode_file
+
+    try:  # decoded as the extractor would decode it (a page need not declare its encoding)
+        page = re.sub(r"^\s*<\?xml[^>]*>", "", decode_file(data))  # lxml refuses a str that declares one
+        tree = lxml.html.document_fromstring(page)
+    except (lxml.etree.ParserError, ValueError):  # nothing a parser can read: the extractor says so
+        return data
+    furniture = [element for element in tree.xpath(_FURNITURE) if element.getparent() is not None]
+    if not furniture:
+        return data  # the page as it came: the extractor reads its bytes and their encoding itself
+    for element in furniture:
+        element.drop_tree()
+    return lxml.html.tostring(tree, encoding="unicode")  # text: no charset to guess again
 
 
 def _pdf(name: str, data: bytes) -> Converted:

@@ -119,6 +119,23 @@ def test_python_api_unknown_option(pipeline) -> None:  # type: ignore[no-untyped
         pipeline.ask(Q, k=3)
 
 
+def test_a_huge_question_is_refused_in_about_one_pass_over_it() -> None:
+    """A 20 MB question (100 MB took 38 s) is refused for its length at the cost of a few regular
+    expression passes over it, not a Python loop per character; a baseline pass in the same run."""
+    import time
+
+    from qa.request import parse_request
+
+    question = "Who reported 12,000 troops? " * (20_000_000 // 28)
+    started = time.perf_counter()
+    re.search(r"[\x00-\x08\x0e-\x1f]", question)
+    baseline = time.perf_counter() - started
+    started = time.perf_counter()
+    with pytest.raises(InvalidRequestError, match="characters long; the limit is 2,000"):
+        parse_request(question, max_question_chars=2000, answerers=["extractive"])
+    assert time.perf_counter() - started < 10 * baseline + 0.05
+
+
 def test_accepted_forms_answer(pipeline) -> None:  # type: ignore[no-untyped-def]
     """What the checks allow: a numeric string or a whole float for top_k, messages as history,
     a question with extra white space; the same answer as the plain form."""

@@ -149,11 +149,26 @@ def test_a_pdf_without_text_says_so() -> None:
             EmptyUploadError,
             "no article",
         ),
+        # Only the site's furniture: the extractor's fallbacks took it as the article ("menu").
+        ("nav.html", b"<html><body><nav>menu</nav></body></html>", EmptyUploadError, "no article"),
+        (
+            "chrome.html",
+            b'<?xml version="1.0"?><header>Gazette</header><p role="search">Go</p><aside>Top</aside>',  # < 100
+            EmptyUploadError,
+            "no article",
+        ),
     ],
 )
 def test_what_cannot_be_a_seed_is_refused_by_name(name: str, data: bytes, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         convert(name, data, 100)
+
+
+@pytest.mark.parametrize("charset", ["", "<meta charset=iso-8859-1>"], ids=["undeclared-utf-8", "latin-1"])
+def test_a_short_page_keeps_its_text_and_letters_when_its_furniture_goes(charset: str) -> None:
+    page = f"<html><head>{charset}</head><body><nav>Home</nav><div>Café Zhuk in Kyiv reopened.</div></body></html>"
+    converted = convert("cafe.html", page.encode("latin-1" if charset else "utf-8"), 1000)
+    assert converted.text == "Café Zhuk in Kyiv reopened.\n"
 
 
 def test_an_upload_never_overwrites_a_seed_and_leaves_no_temporary_file(tmp_path: Path) -> None:
