@@ -112,7 +112,7 @@ def parse_history(value: Any, limit: int) -> tuple[tuple[str, str], ...]:
         return ()
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence):
         raise InvalidHistoryError(
-            f"The history is a list of [role, text] turns, not {_kind(value)}: "
+            f"The history is a list of [role, text] turns, not {kind_of(value)}: "
             'send e.g. [["user", "Who reported 12,000 troops?"], ["assistant", "…"]]'
         )
     turns: list[tuple[str, str]] = []
@@ -141,7 +141,7 @@ def _turn(turn: Any, i: int) -> tuple[Any, Any]:
     elif isinstance(turn, Sequence) and not isinstance(turn, str | bytes) and len(turn) == 2:
         return turn[0], turn[1]
     raise InvalidHistoryError(
-        f"History turn {i} is {_kind(turn)}; each turn is a [role, text] pair or a "
+        f"History turn {i} is {kind_of(turn)}; each turn is a [role, text] pair or a "
         '{"role": ..., "content": ...} message'
     )
 
@@ -188,7 +188,9 @@ def parse_sources(value: Any) -> tuple[str, ...] | None:
         return None
     names = [value] if isinstance(value, str) else value
     if isinstance(names, bytes | Mapping) or not isinstance(names, Sequence):
-        raise InvalidOptionError(f"sources is a list of document names, not {_kind(value)}", field="sources")
+        raise InvalidOptionError(
+            f"sources is a list of document names, not {kind_of(value)}", field="sources"
+        )
     if len(names) > MAX_SOURCES:
         raise InvalidOptionError(f"sources names more than {MAX_SOURCES} documents", field="sources")
     checked = []
@@ -204,7 +206,7 @@ def check_text(value: Any, field: str, what: str, error: type[InvalidRequestErro
     """``value`` when it is a ``str`` of valid Unicode without control characters (tab and line
     breaks allowed); else ``error`` with a message that says where the bad character is."""
     if not isinstance(value, str):
-        raise error(f"{what} must be text, not {_kind(value)}", field=field)
+        raise error(f"{what} must be text, not {kind_of(value)}", field=field)
     bad = _UNSAFE.search(value)  # one pass at C speed: a 100 MB question is refused in a second
     if bad is None:
         return value
@@ -228,7 +230,7 @@ def check_text(value: Any, field: str, what: str, error: type[InvalidRequestErro
     return value
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
     return "None" if value is None else f"{type(value).__name__} {_shown(value)}"
 
 

@@ -213,21 +213,79 @@ def call_ask(port: int, question: Any, options: dict[str, Any]) -> dict[str, Any
     """POST to Gradio's /gradio_api/call/ask and read the result: what any HTTP client sees.
     JSON escapes keep an unpaired surrogate as it is (``"\\ud800"``)."""
     names = ["history", "top_k", "answerer", "sources", "mode"]
-    data = [question, *(options.get(name) for name in names)]
+    kind, result = call(port, "ask", [question, *(options.get(name) for name in names)])
+    assert kind == "complete", result
+    return result[0]  # type: ignore[no-any-return]
+
+
+def call(port: int, route: str, data: list[Any]) -> tuple[str, Any]:
+    """The last event (``complete`` or ``error``) and its data for ``data`` sent to ``/call/<route>``."""
     body = json.dumps({"data": data}).encode("ascii")
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/gradio_api/call/ask", body, {"Content-Type": "application/json"}
+        f"http://127.0.0.1:{port}/gradio_api/call/{route}", body, {"Content-Type": "application/json"}
     )
     with urllib.request.urlopen(request, timeout=60) as response:
         event = json.load(response)["event_id"]
     with urllib.request.urlopen(
-        f"http://127.0.0.1:{port}/gradio_api/call/ask/{event}", timeout=300
+        f"http://127.0.0.1:{port}/gradio_api/call/{route}/{event}", timeout=300
     ) as response:
         stream = response.read().decode("utf-8")
     events = re.findall(r"^event: (\w+)\ndata: (.*)$", stream, re.M)
     events = [(kind, data) for kind, data in events if kind != "heartbeat"]  # sent while it waits
-    assert events and events[-1][0] == "complete", stream
-    return json.loads(events[-1][1])[0]  # type: ignore[no-any-return]
+    assert events and events[-1][0] in ("complete", "error"), stream
+    return events[-1][0], json.loads(events[-1][1])
+
+
+CHAT = [Q, [], [], 5, "extractive", False, None]  # the page's /chat event: question, chat, turns, ...
+
+
+@pytest.mark.parametrize(
+    ("route", "data", "message"),
+    [
+        (
+            "ask",
+            [Q, None, None, None, None, None, "extra"],
+            r"takes at most 6 values \(question, history, top_k",
+        ),
+        (
+            "chat",
+            [Q],
+            r"takes 7 values \(question, chat, turns, top_k, answerer, show_passages, current\); it sent 1",
+        ),
+        (
+            "chat",
+            [Q, "a chat", *CHAT[2:]],
+            r"chat must be a list of messages, each \{\"role\".*not str 'a chat'",
+        ),
+        ("chat", [Q, [{"role": "user"}], *CHAT[2:]], r"chat must be a list of messages"),
+        ("chat", [*CHAT[:3], "5", *CHAT[4:]], r"top_k must be a number from 1 to 50, not str '5'"),
+        ("chat", [*CHAT[:4], "oracle", *CHAT[5:]], r"answerer must be one of 'extractive'"),
+    ],
+    ids=[
+        "ask-extra-value",
+        "chat-too-few",
+        "chat-not-a-list",
+        "chat-message-shape",
+        "chat-top-k-text",
+        "chat-answerer",
+    ],
+)
+def test_gradio_routes_name_a_bad_value_in_plain_words(
+    ask_port: int, route: str, data: list, message: str
+) -> None:
+    """Gradio's own checks printed its components (``<gradio.components…object at 0x…>``), pydantic's
+    validation text, or "Could not preprocess input component at index 3"."""
+    kind, result = call(ask_port, route, data)
+    assert kind == "error" and re.search(message, result["error"]), result
+    assert not re.search(r"object at 0x|gradio\.|pydantic|preprocess|validation error", result["error"], re.I)
+
+
+def test_ask_takes_the_values_sent_and_defaults_the_rest(ask_port: int) -> None:
+    """``/ask`` with the question alone (or nothing) is answered (or refused) as ``qa.ask`` would."""
+    kind, result = call(ask_port, "ask", [Q])
+    assert kind == "complete" and "Ukrainian intelligence" in result[0]["text"], result
+    kind, result = call(ask_port, "ask", [])
+    assert kind == "complete" and result[0]["error"]["message"] == "The question must be text, not None"
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])

@@ -151,10 +151,14 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
 
         conversations = convo.Conversations(chat, ChatStore(settings.resolved_chat_db))
         current = gr.State("")  # the open conversation's id; a State, so that the /chat API keeps its inputs
-        remembered = gr.BrowserState("", storage_key=convo.STORAGE_KEY, secret=convo.STORAGE_SECRET)  # for reloads
+        remembered = gr.BrowserState(
+            "", storage_key=convo.STORAGE_KEY, secret=convo.STORAGE_SECRET
+        )  # for reloads
         feedback_id = gr.State(None)
         with gr.Row(visible=False, elem_id="feedback-comment") as comment_row:
-            comment = gr.Textbox(show_label=True, label="Comment (optional)", scale=8, elem_id="feedback-text")
+            comment = gr.Textbox(
+                show_label=True, label="Comment (optional)", scale=8, elem_id="feedback-text"
+            )
             send_comment = gr.Button("Send", scale=1, elem_id="feedback-send")
         gr.HTML("", js_on_load=convo.COPY_JS, elem_id="qa-copy-js", container=False)
         with gr.Sidebar(label="Conversations", open=True, elem_id="conversations-panel"):
@@ -213,7 +217,15 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
         library_panel(Library(chat.pipeline, chat.status), ui)
         # --- end of the document library
 
-        inputs = [question, chatbot, turns, top_k, answerer, show_passages, current]  # conversations: + current
+        inputs = [
+            question,
+            chatbot,
+            turns,
+            top_k,
+            answerer,
+            show_passages,
+            current,
+        ]  # conversations: + current
         outputs = [chatbot, turns, question, current]  # conversations: + current
         limit = settings.concurrency  # no lock around answering: sessions wait only when more than this ask
 
@@ -231,7 +243,10 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
             trigger_mode="always_last",  # a question sent while one streams runs after it, not never
         )
         remember: dict[str, Any] = dict(  # conversations: the sidebar and the browser follow the answer
-            fn=conversations.remember, inputs=current, outputs=[remembered, conversation_list], api_visibility="private"
+            fn=conversations.remember,
+            inputs=current,
+            outputs=[remembered, conversation_list],
+            api_visibility="private",
         )
         swap: dict[str, Any] = dict(outputs=[ask, stop], queue=False, api_visibility="private")
         answering = [  # Ask becomes Stop, the answer streams, Stop becomes Ask again
@@ -257,12 +272,16 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
         title.submit(conversations.rename, [current, title], conversation_list, **private)
         delete.click(conversations.delete, current, opened, **private)
         regenerate_inputs = [chatbot, top_k, answerer, show_passages, current]
-        chatbot.retry(conversations.regenerate, regenerate_inputs, outputs, concurrency_limit=limit, **private).then(
-            **remember
-        )
+        chatbot.retry(
+            conversations.regenerate, regenerate_inputs, outputs, concurrency_limit=limit, **private
+        ).then(**remember)
         chatbot.like(conversations.like_handler(), current, [feedback_id, comment_row, comment], **private)
-        send_comment.click(conversations.comment, [feedback_id, comment], [feedback_id, comment_row, comment], **private)
-        comment.submit(conversations.comment, [feedback_id, comment], [feedback_id, comment_row, comment], **private)
+        send_comment.click(
+            conversations.comment, [feedback_id, comment], [feedback_id, comment_row, comment], **private
+        )
+        comment.submit(
+            conversations.comment, [feedback_id, comment], [feedback_id, comment_row, comment], **private
+        )
         # --- end of conversations
         gr.api(chat.ask, api_name="ask", concurrency_limit=limit)
 
@@ -270,6 +289,9 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
         update = _status_update(chat.status)
         ui.load(update, None, [status, timer], api_visibility="private")
         timer.tick(update, None, [status, timer], api_visibility="private")
+    from ui.api_errors import plain_input_errors
+
+    plain_input_errors(ui)  # a bad value sent to an event is named in plain words, never Gradio's
     return ui
 
 
