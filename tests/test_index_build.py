@@ -228,3 +228,33 @@ def test_duplicate_seeds_are_indexed_once_and_named(make_settings, embeddings) -
     assert answer.text.count("40 trucks") == 1
     status = index_cli(settings, "status", check=True)
     assert "copy of alpha.txt: not indexed, same content as alpha.txt" in status.stdout
+
+
+def test_an_index_of_an_older_format_is_rebuilt_from_the_seeds(make_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
+    """An index this version cannot read (an older format version in its manifest, or the layout
+    before generations, files at the top of the index folder) is refused with the command that
+    rebuilds it when builds are off, and rebuilt from the seeds on the first question when on."""
+    settings = make_settings(auto_build=False)
+    (settings.seeds_dir / "alpha.txt").write_text(ALPHA, encoding="utf-8")
+    build_index(settings, embeddings=embeddings)
+    writable = Catalog(Layout(settings).current().catalog_path, writable=True)
+    writable.set_meta({"format_version": 1})
+    writable.close()
+    with pytest.raises(IndexMismatchError, match=r"format 1, this version reads format \d+.*--rebuild"):
+        Pipeline(settings, embeddings=embeddings).ask(TRUCKS_QUESTION)
+    building = settings.model_copy(update={"auto_build": True})
+    answer = Pipeline(building, embeddings=embeddings).ask(TRUCKS_QUESTION)
+    assert "40 trucks" in answer.text and not answer.refused
+
+    legacy = make_settings(data_dir=settings.data_dir.parent / "legacy", auto_build=False)
+    root = legacy.resolved_index_dir
+    (root / "chroma").mkdir(parents=True)
+    (root / "chroma" / "chroma.sqlite3").write_bytes(b"an index of the format before generations")
+    (root / "manifest.json").write_text('{"format_version": 2}', encoding="utf-8")
+    with pytest.raises(IndexMissingError, match="older format: run `python -m index build`"):
+        Pipeline(legacy, embeddings=embeddings).ask(TRUCKS_QUESTION)
+    answer = Pipeline(legacy.model_copy(update={"auto_build": True}), embeddings=embeddings).ask(
+        TRUCKS_QUESTION
+    )
+    assert "40 trucks" in answer.text and not answer.refused
+    assert not (root / "manifest.json").exists() and not (root / "chroma").exists()

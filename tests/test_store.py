@@ -165,3 +165,49 @@ def test_export_command(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "1 ratings" in done.stdout
     assert json.loads(out.read_text())["comment"] == "good"
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from ui.store import ChatStore
+
+store = ChatStore(Path(sys.argv[1]))
+conversation = store.create("Written until killed")
+print(conversation.id, flush=True)
+n = 0
+while True:
+    question = f"question {n}"
+    messages = [{"role": "user", "html": question, "text": question},
+                {"role": "assistant", "html": "<p>answer</p>", "text": f"answer {n}"}]
+    store.save_exchange(conversation.id, 2 * n, messages, [["user", question], ["assistant", f"answer {n}"]])
+    print(n, flush=True)  # acknowledged: the transaction is committed
+    n += 1
+"""
+
+
+def test_a_writer_killed_mid_write_loses_no_exchange_it_saved(tmp_path: Path) -> None:
+    """``kill -9`` while exchanges are being written, three times over one file: every exchange
+    whose save returned is there afterwards, the file passes SQLite's integrity check, and the
+    next writer goes on from it."""
+    db = tmp_path / "app.sqlite3"
+    for _ in range(3):
+        writer = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(db)], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True
+        )
+        assert writer.stdout is not None
+        conversation_id = writer.stdout.readline().strip()
+        acknowledged = -1
+        while acknowledged < 40:  # mid-stream: the next save is under way when the signal lands
+            acknowledged = int(writer.stdout.readline())
+        writer.kill()
+        writer.wait(10)
+        assert writer.returncode == -9
+        check = sqlite3.connect(db)
+        assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        check.close()
+        messages = ChatStore(db).messages(conversation_id)
+        assert len(messages) % 2 == 0  # no exchange half-written: a question without its answer
+        saved = len(messages) // 2
+        assert saved >= acknowledged + 1, (saved, acknowledged)
+        assert [m.text for m in messages[1::2]] == [f"answer {n}" for n in range(saved)]
