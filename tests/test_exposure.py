@@ -559,3 +559,37 @@ def test_a_body_sent_too_slowly_is_cut_with_408() -> None:
 
     asyncio.run(run())
     assert sent[0]["status"] == 408 and b"not sent within 0.3 s" in sent[1]["body"]
+
+
+@pytest.mark.slow
+def test_a_request_sent_by_another_site_changes_nothing(guarded) -> None:
+    """A page of another site can make the browser send a form, an upload or a text/plain body to
+    this app, with the user's session cookie (Gradio sets it ``SameSite=None``, and browsers treat
+    http://localhost as secure). Such a request carries the other site's ``Origin``: it is refused
+    (403) before it reaches Gradio, and nothing is stored; the page's own requests pass."""
+    port, uploads = guarded
+    cookie = log_in(port)
+    assert cookie
+    before = files_under(uploads)
+    upload, headers = multipart("planted.txt", b"a page another site sent")
+    join = json.dumps({"fn_index": 0, "data": ["x"], "session_hash": "s"}).encode()
+    for origin in (
+        "http://evil.example",
+        "null",
+        f"http://localhost:{port + 1}",
+        "http://127.0.0.1.evil.example",
+    ):
+        for path, body, kind in (
+            ("/gradio_api/upload", upload, headers),
+            ("/gradio_api/queue/join", join, {"Content-Type": "text/plain"}),
+            ("/login", b"username=alice&password=x", FORM),
+        ):
+            sent = kind | {"Cookie": cookie, "Origin": origin}
+            status, text, _ = request(port, "POST", path, body, sent)
+            assert status == 403 and "another site" in text, (origin, path, status, text)
+    assert files_under(uploads) == before
+    own = {"Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"}
+    status, body, _ = request(port, "POST", "/gradio_api/upload", upload, headers | own)
+    assert status == 200, body
+    status, _, _ = request(port, "GET", "/", headers={"Cookie": cookie, "Origin": "http://evil.example"})
+    assert status == 200  # reading is not changing: a cross-site page cannot read the answer anyway

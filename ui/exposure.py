@@ -14,6 +14,9 @@ What it does:
   (``GET /gradio_api/login_check``) for each request;
 - :func:`check_bind` refuses a non-loopback address without a log-in unless it is waived;
 - :class:`TrustedHosts` answers 400 to a Host header it does not know (DNS rebinding);
+- :class:`SameSite` answers 403 to a request that would change something (any method but GET,
+  HEAD, OPTIONS) sent by a page of another site: its ``Origin`` is not this app (cross-site
+  request forgery: a form, an upload or a text/plain body another page makes the browser send);
 - :class:`BodyLimit` answers 413 to a body over ``QA_MAX_REQUEST_BYTES``, announced or streamed;
   Gradio's upload route (the document library's, behind the log-in) has ``QA_MAX_UPLOAD_BYTES``
   instead (plus room for the form around the file), and Gradio itself refuses a file over it (413);
@@ -252,6 +255,57 @@ class TrustedHosts:
                     await plain_response(
                         send, 400, "Host header not accepted: add the name to QA_TRUSTED_HOSTS\n"
                     )
+                return
+        await self.app(scope, receive, send)
+
+
+def same_site(origin: str, host: str, trusted: Sequence[str]) -> bool:
+    """Whether a request with this ``Origin`` header came from this app's own pages: the origin is
+    the address the request was sent to (``Host``), or a name in ``trusted`` that is not this
+    machine's (behind a proxy that rewrites Host). A loopback origin must match exactly: another
+    local server's page is another site. ``null`` (a sandboxed frame, a file) never matches.
+
+    >>> same_site("http://127.0.0.1:7860", "127.0.0.1:7860", ["127.0.0.1"])
+    True
+    >>> [same_site(o, "127.0.0.1:7860", ["127.0.0.1", "localhost"])
+    ...  for o in ("http://evil.example", "http://localhost:8000", "null", "http://127.0.0.1:7860/x")]
+    [False, False, False, False]
+    >>> same_site("https://qa.example.org", "10.0.0.5:7860", ["qa.example.org"])
+    True
+    """
+    scheme, sep, netloc = origin.strip().lower().partition("://")
+    if not sep or scheme not in ("http", "https") or not netloc or "/" in netloc:
+        return False
+    if netloc == host.strip().lower():
+        return True
+    name = host_name(netloc)
+    return name is not None and not is_loopback(name) and host_allowed(name, [t for t in trusted if t != "*"])
+
+
+class SameSite:
+    """ASGI middleware: 403 to a request that changes something (any method but GET, HEAD and
+    OPTIONS) or opens a websocket, when its ``Origin`` is another site's (:func:`same_site`).
+    Browsers send ``Origin`` with every such request; clients that are not browsers (Python's,
+    curl) send none and pass, as they carry no cookie a page could borrow."""
+
+    SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+    def __init__(self, app: ASGIApp, hosts: Sequence[str]) -> None:
+        self.app, self.hosts = app, list(hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "websocket" or (kind == "http" and scope["method"] not in self.SAFE):
+            headers = {key.lower(): value.decode("latin-1") for key, value in scope["headers"]}
+            origin, host = headers.get(b"origin"), headers.get(b"host", "")
+            if origin is not None and not same_site(origin, host, self.hosts):
+                log.warning(
+                    "Refused a %s request to %s sent by another site (%r)", kind, scope["path"], origin
+                )
+                if kind == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                else:
+                    await plain_response(send, 403, "Refused: this request was sent by another site's page\n")
                 return
         await self.app(scope, receive, send)
 
@@ -525,7 +579,7 @@ class UploadFolderBound:
 
 def protect(app: FastAPI, settings: Settings, *, host: str, private: Sequence[str] = ()) -> None:
     """Add the checks to ``app`` (the FastAPI app with the Gradio page mounted). Outermost first:
-    the Host check, the body bound (an upload's own), the routes of unused uploads refused, and
+    the Host check, the refusal of requests other sites send, the body bound (an upload's own), the routes of unused uploads refused, and
     ``private`` path prefixes behind Gradio's log-in when it has one."""
     gradio_app = mounted_gradio(app)
     # Gradio checks the paths an event's data names (only files its upload route stored are taken)
@@ -548,6 +602,7 @@ def protect(app: FastAPI, settings: Settings, *, host: str, private: Sequence[st
         BodyLimit, max_bytes=settings.max_request_bytes, larger=larger, timeout=settings.request_body_seconds
     )
     hosts = trusted_hosts(settings, host)
+    app.add_middleware(SameSite, hosts=hosts)
     app.add_middleware(TrustedHosts, hosts=hosts)
     log.info(
         "Log-in %s; Host names accepted: %s; request bodies up to %d bytes; uploads %s",
