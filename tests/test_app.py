@@ -431,13 +431,6 @@ def test_pending_answer_shows_verified_sentences_then_the_raw_text() -> None:
     assert "Ukrainian" not in html and "qa-dropped" not in html and "Writing the answer" in html
 
 
-def test_simulated_typing_is_gone() -> None:
-    for name in ("word_prefixes", "STREAM_DELAY", "STREAM_WORDS"):
-        assert not hasattr(app, name), name
-    assert "delay" not in app.Chat.__dataclass_fields__
-    assert "time.sleep" not in Path(app.__file__).read_text(encoding="utf-8")
-
-
 # --- the chat handler streaming what a scripted answerer writes, over the real index
 
 

@@ -26,12 +26,6 @@ from tests.test_bad_input import call_ask
 SESSIONS, TURNS = 8, 3
 
 
-def test_conversations_hold_follow_ups() -> None:
-    conversations = make_conversations(SESSIONS, TURNS)
-    assert len({tuple(c) for c in conversations}) == SESSIONS  # sessions ask different things
-    assert any(q.startswith(("And ", "Where are they")) for c in conversations for q in c[1:])
-
-
 def test_sessions_on_one_pipeline_keep_apart(pipeline) -> None:  # type: ignore[no-untyped-def]
     conversations = make_conversations(SESSIONS, TURNS)
     alone = run(pipeline_asker(pipeline), conversations, threads=1)

@@ -155,9 +155,8 @@ def test_the_packaged_model_says_what_it_was_trained_on() -> None:
     info = model.info
     assert "squad2" in info["trained_on"] and "CC BY-SA" in info["trained_on"]["squad2"]
     assert info["command"].startswith("python -m qa.train")
-    for corpus in ("squad2", "seeds"):
-        figures = info["cross_validated_by_article"][corpus]
-        assert figures["auroc"] > 0.6, figures  # better than chance on articles it did not learn from
+    # How well it separates right from wrong is measured, not read from this file: the evaluation
+    # gate (scripts/eval-ci.sh) scores it on the SQuAD articles it was not trained on.
 
 
 def test_a_better_supported_answer_is_more_likely_right() -> None:
