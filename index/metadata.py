@@ -63,6 +63,16 @@ class DocumentMetadata(BaseModel):
         description="Share of its content words that repeat its five most frequent ones "
         "(index.clean.keyword_share): above Settings.max_keyword_share it reads as keyword-stuffed",
     )
+    addressed_sentences: int = Field(
+        default=0,
+        description="How many of its sentences speak to the software reading it (planted instructions: "
+        "index.injection.addressed); they are never an answer",
+    )
+    addressed_share: float = Field(
+        default=0.0,
+        description="Their share of its sentences: above Settings.max_addressed_share its passages rank "
+        "after every other document's",
+    )
 
     def fields(self) -> dict[str, str]:
         """The fields that are set, by name."""
