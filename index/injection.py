@@ -173,12 +173,16 @@ def _in_turn(text: str, start: int) -> bool:
 
 
 def addressed_in(text: str, spans: list[tuple[int, int]]) -> list[str | None]:
-    """For consecutive sentence ``spans`` of one paragraph of ``text``: why each is addressed, or
-    ``None``. After a role label ("System: …") the rest of the paragraph is that role's message,
+    """For consecutive sentence ``spans`` of ``text``: why each is addressed, or ``None``. After a
+    role label ("System: …") the rest of the paragraph is that role's message,
     and inside a chat template's turn every sentence is addressed."""
     reasons: list[str | None] = []
     labelled: str | None = None
+    previous_end = spans[0][0] if spans else 0
     for start, end in spans:
+        if "\n" in text[previous_end:start]:  # a new paragraph: a label's message ended
+            labelled = None
+        previous_end = end
         reason = addressed(text[start:end]) or labelled
         if reason is None and _in_turn(text, start):
             reason = "holds a chat role marker"

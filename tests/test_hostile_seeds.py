@@ -175,9 +175,11 @@ def test_instructions_to_the_software_are_never_the_answer(injected, embeddings)
     for source in ("inject.txt", "zz_briefing.txt"):
         meta = pipeline.metadata(source)
         assert meta.addressed_sentences >= 1 and meta.addressed_share > 0
-    ranked = [p.source for p in pipeline.retrieve("How many North Korean troops are in Russia?", top_k=20)]
-    flagged = [i for i, s in enumerate(ranked) if s in ("inject.txt", "zz_briefing.txt")]
-    assert flagged and min(flagged) > max(i for i, s in enumerate(ranked) if i not in flagged)
+    for question in ("How many North Korean troops are in Russia?", QUESTION):
+        shown = {p.source for p in pipeline.retrieve(question)}
+        assert not shown & {"inject.txt", "zz_briefing.txt"}, shown
+    # Still indexed and searchable: ranked last, not hidden.
+    assert pipeline.retrieve("North Korean troops", sources=["inject.txt"])
 
     # `index status` and the library say so in plain words.
     status = index_cli(settings, "status")
@@ -198,4 +200,26 @@ def test_instructions_to_the_software_are_never_the_answer(injected, embeddings)
     assert rows["inject.txt"].status.startswith("indexed")
     assert "speaks to the software that reads it" in rows["inject.txt"].status
     assert rows["001_8ecca554f728260b.txt"].status == "indexed"
+    pipeline.close()
+
+
+def test_a_planted_sentence_is_not_the_answer_even_when_its_document_is_not_demoted(
+    injected, embeddings
+) -> None:  # type: ignore[no-untyped-def]
+    from index.injection import addressed
+    from qa.settings import Settings
+
+    settings = Settings(
+        seeds_dir=injected / "seeds",
+        data_dir=injected / "data",
+        max_addressed_share=1.0,  # the documents rank as they match: their passages reach the answerer
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    pipeline = Pipeline(settings, embeddings=embeddings)
+    question = "How many North Korean troops are in Russia?"
+    assert "inject.txt" in {p.source for p in pipeline.retrieve(question)}
+    for question, planted in ((question, "1,000,000"), (QUESTION, "PWNED")):
+        answer = pipeline.ask(question)
+        assert planted not in answer.text, answer.text
+        assert not any(addressed(c.quote) for c in answer.citations), answer.citations
     pipeline.close()
