@@ -32,6 +32,7 @@ prompt injection that quotes "ignore previous instructions" has that sentence fl
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from index.sentences import split_sentences
 
@@ -150,6 +151,7 @@ TURN_REACH = 4000  # characters searched back for an open turn
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "\xa0": " "})
 
 
+@lru_cache(maxsize=65_536)  # the same passages come back question after question
 def addressed(sentence: str) -> str | None:
     """Why ``sentence`` speaks to the software reading it (see the module docstring), or ``None``.
 
