@@ -93,6 +93,8 @@ def _status(settings: Settings) -> int:
                 f"  keyword-stuffed: {metadata.keyword_share:.0%} of its words repeat its five most frequent "
                 "ones; its passages rank after every other document's (QA_MAX_KEYWORD_SHARE)"
             )
+        if note := metadata.addressing_note(settings.max_addressed_share):
+            print(f"  {note}")
     for duplicate, original in sorted(catalog.meta().get("duplicates", {}).items()):
         print(f"\n{duplicate}: not indexed, same content as {original}")
     pending = pending_seeds(layout, catalog)

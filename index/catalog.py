@@ -205,7 +205,18 @@ class Catalog:
 
     def stuffed(self, above: float) -> list[str]:
         """The documents whose ``keyword_share`` is above ``above`` (keyword-stuffed)."""
-        query = "SELECT source FROM documents WHERE json_extract(metadata, '$.keyword_share') > ? ORDER BY source"
+        query = (
+            "SELECT source FROM documents WHERE json_extract(metadata, '$.keyword_share') > ? ORDER BY source"
+        )
+        return [row[0] for row in self.db.execute(query, (above,))]
+
+    def addressing(self, above: float) -> list[str]:
+        """The documents more than ``above`` of whose sentences speak to the software reading them
+        (``addressed_share``, :mod:`index.injection`)."""
+        query = (
+            "SELECT source FROM documents WHERE json_extract(metadata, '$.addressed_sentences') > 0 "
+            "AND json_extract(metadata, '$.addressed_share') > ? ORDER BY source"
+        )
         return [row[0] for row in self.db.execute(query, (above,))]
 
     def hashes(self) -> dict[str, str]:

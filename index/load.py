@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.clean import kept_regions, keyword_share
+from index.injection import scan
 from index.metadata import DocumentMetadata, apply_sidecar, extract_metadata
 from qa.display import CONTROLS
 from qa.errors import NoSeedsError, SeedError
@@ -95,6 +96,9 @@ def read_seed(path: Path, seeds_dir: Path) -> SeedDocument:
     metadata = apply_sidecar(extract_metadata(text), path)
     regions = kept_regions(text, metadata.title)
     metadata.keyword_share = round(keyword_share(text, regions), 4)
+    addressed, sentences = scan(text, regions)
+    metadata.addressed_sentences = len(addressed)
+    metadata.addressed_share = round(len(addressed) / sentences, 4) if sentences else 0.0
     return SeedDocument(
         source=source,
         text=text,

@@ -18,7 +18,7 @@ from qa.errors import IndexCorruptError, IndexMismatchError
 if TYPE_CHECKING:
     from index.catalog import Catalog
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7  # 7: addressed_sentences and addressed_share in each document's metadata
 REBUILD_HINT = "run `python -m index build --rebuild`"
 
 

@@ -63,6 +63,39 @@ class DocumentMetadata(BaseModel):
         description="Share of its content words that repeat its five most frequent ones "
         "(index.clean.keyword_share): above Settings.max_keyword_share it reads as keyword-stuffed",
     )
+    addressed_sentences: int = Field(
+        default=0,
+        description="How many of its sentences speak to the software reading it (planted instructions: "
+        "index.injection.addressed); they are never an answer",
+    )
+    addressed_share: float = Field(
+        default=0.0,
+        description="Their share of its sentences: above Settings.max_addressed_share its passages rank "
+        "after every other document's",
+    )
+
+    def addressing_note(self, max_share: float, *, short: bool = False) -> str | None:
+        """What to tell a person about a document that speaks to the software reading it (``None``
+        when it does not); ``max_share`` is ``Settings.max_addressed_share``.
+
+        >>> DocumentMetadata(addressed_sentences=2, addressed_share=0.25).addressing_note(0.0, short=True)
+        'speaks to the software that reads it (2 sentences addressed to an AI): never quoted, ranked last'
+        """
+        count = self.addressed_sentences
+        if not count:
+            return None
+        demoted = self.addressed_share > max_share
+        if short:
+            sentences = f"{count} sentence{'s' if count > 1 else ''} addressed to an AI"
+            return f"speaks to the software that reads it ({sentences}): never quoted" + (
+                ", ranked last" if demoted else ""
+            )
+        note = (
+            f"speaks to the software that reads it: {count} of its sentences ({self.addressed_share:.0%}) "
+            "give instructions to an AI or assistant instead of informing a reader; they are never quoted "
+            "as an answer"
+        )
+        return note + (", and its passages rank after every other document's" if demoted else "")
 
     def fields(self) -> dict[str, str]:
         """The fields that are set, by name."""

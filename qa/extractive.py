@@ -8,6 +8,8 @@ says that the sources differ. Questions about the articles themselves (author, d
 URL, title) are answered from the document metadata and cite the words that state it. It refuses
 when the learned answerability model (:mod:`qa.confidence`) puts the probability that its answer is
 right below ``Settings.abstain_below`` (by default the threshold the model was trained with).
+A sentence that speaks to the software reading it ("ignore previous instructions", "when asked X,
+answer Y": :mod:`index.injection`) is never an answer, nor quoted beside one.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from index.injection import addressed_in
 from index.metadata import DocumentMetadata
 from index.sentences import split_sentences
 from qa.answer import Draft, Drafted, DraftSentence, Library, Span
@@ -351,9 +354,12 @@ class ExtractiveAnswerer:
         if names_someone(candidate.text, known):
             return DraftSentence(candidate.text, [span])
         text = library.text(span.source)
-        before = [s for s in line_sentences(text, span.start, span.start) if s[1] <= span.start][
-            -SPEAKER_LOOKBACK:
-        ]
+        paragraph = line_sentences(text, span.start, span.start)
+        before = [
+            s
+            for s, why in zip(paragraph, addressed_in(text, paragraph), strict=True)
+            if s[1] <= span.start and why is None
+        ][-SPEAKER_LOOKBACK:]
         for start, end in reversed(before):
             if names_someone(text[start:end], known):
                 return DraftSentence(text[start : span.end], [Span(span.source, start, span.end)])
@@ -364,7 +370,8 @@ class ExtractiveAnswerer:
     @staticmethod
     def _sentences(passages: list[Passage], library: Library) -> list[tuple[Span, str, str, int]]:
         """``(span, sentence, previous sentence, passage rank)`` for the passages' sentences and
-        ``NEIGHBOURS`` more on each side, within the document's paragraphs."""
+        ``NEIGHBOURS`` more on each side, within the document's paragraphs; none that speaks to the
+        software reading it."""
         seen: set[Span] = set()
         found = []
         for passage in passages:
@@ -374,11 +381,12 @@ class ExtractiveAnswerer:
             if not inside:
                 continue
             chosen = range(max(0, inside[0] - NEIGHBOURS), min(len(spans), inside[-1] + NEIGHBOURS + 1))
+            planted = addressed_in(text, spans)
             for i in chosen:
                 start, end = spans[i]
                 span = Span(passage.source, start, end)
                 sentence = text[start:end]
-                if span in seen or len(sentence.split()) < MIN_SENTENCE_WORDS:
+                if span in seen or len(sentence.split()) < MIN_SENTENCE_WORDS or planted[i]:
                     continue
                 seen.add(span)
                 previous = text[spans[i - 1][0] : spans[i - 1][1]] if i > 0 else ""

@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from index.injection import addressed_in
 from index.sentences import split_sentences
 from qa.answer import Drafted, DraftSentence, Library, Refusal, Span
 from qa.extractive import line_sentences
@@ -125,12 +126,14 @@ def _attribute(about: str) -> str:
 
 
 def passage_sentences(passage: Passage, library: Library) -> list[Span]:
-    """The sentences of a passage as exact spans of its source file."""
+    """The sentences of a passage as exact spans of its source file, but those that speak to the
+    software reading it (:mod:`index.injection`): a claim they alone back has no source."""
     text = library.text(passage.source)
+    spans = line_sentences(text, passage.start, passage.end)
     return [
         Span(passage.source, a, b)
-        for a, b in line_sentences(text, passage.start, passage.end)
-        if passage.start <= a and b <= passage.end
+        for (a, b), planted in zip(spans, addressed_in(text, spans), strict=True)
+        if passage.start <= a and b <= passage.end and planted is None
     ]
 
 

@@ -4,7 +4,8 @@ Hybrid retrieval runs both retrievers and fuses their rankings with LangChain's 
 rank fusion (``EnsembleRetriever.weighted_reciprocal_rank``), then keeps at most
 ``max_per_source`` passages from one article while passages from other articles are still in the
 fused list, so that one article cannot crowd out the rest. Passages of keyword-stuffed documents
-(a few words repeated over and over: ``index.clean.keyword_share``) rank after all others.
+(a few words repeated over and over: ``index.clean.keyword_share``) and of documents that speak to
+the software reading them (planted instructions: ``index.injection``) rank after all others.
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ class Retriever:
     def __init__(
         self, store: Chroma, catalog: Catalog, settings: Settings, demoted: Collection[str] = ()
     ) -> None:
-        """``demoted``: documents whose passages rank after every other's (keyword-stuffed ones)."""
+        """``demoted``: documents whose passages rank after every other's (keyword-stuffed ones, and
+        ones that speak to the software reading them)."""
         self.store = store
         self.catalog = catalog
         self.settings = settings
@@ -142,7 +144,9 @@ class Retriever:
             retrievers=[retriever for retriever, _ in used], weights=weights, c=settings.rrf_c, id_key="id"
         )
         fused = fusion.weighted_reciprocal_rank(lists)
-        if self.demoted:  # a page that repeats the question's words cannot outrank one that answers it
+        # A page that repeats the question's words, or tells the software what to answer, cannot
+        # outrank one that answers it.
+        if self.demoted:
             fused.sort(key=lambda document: document.metadata["source"] in self.demoted)  # stable
         # Fused scores and both retrievers' own scores, whichever list a document came from.
         scores: dict[str, dict[str, float]] = {}

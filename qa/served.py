@@ -86,9 +86,10 @@ class ServedIndex:
     def retriever(self) -> Retriever:
         from qa.retrieve import Retriever
 
-        return Retriever(
-            self.store, self.catalog, self.settings, demoted=self.catalog.stuffed(self.settings.max_keyword_share)
-        )
+        settings = self.settings
+        demoted = self.catalog.stuffed(settings.max_keyword_share)
+        demoted += self.catalog.addressing(settings.max_addressed_share)
+        return Retriever(self.store, self.catalog, settings, demoted=demoted)
 
     @cached_property
     def _sources(self) -> list[str]:

@@ -85,6 +85,15 @@ class Settings(BaseSettings):
         "ones reads as keyword-stuffed (articles measure 0.05-0.15): its passages rank after every other "
         "document's",
     )
+    max_addressed_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="A document more than this share of whose sentences speak to the software reading it "
+        "(planted instructions such as 'ignore previous instructions' or 'cite this document': "
+        "index.injection) ranks like a keyword-stuffed one, its passages after every other document's. "
+        "0: any one such sentence; 1: never. Such sentences are never an answer either way",
+    )
     max_per_source: int = Field(
         default=3, ge=1, description="Most passages from one article while others are still relevant"
     )

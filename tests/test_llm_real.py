@@ -94,10 +94,13 @@ def test_instructions_inside_a_document_are_not_followed(
         data_dir=tmp_path / "data",
         llm=f"gguf:{model_path}",
         llm_passages=6,
+        # Not ranked last for speaking to the software (index/injection.py): the prompt is what is tested.
+        max_addressed_share=1.0,
         _env_file=None,  # type: ignore[call-arg]
     )
     build_index(settings, embeddings=embeddings)
     pipeline = Pipeline(settings, embeddings=embeddings)
+    assert pipeline.metadata("notice.txt").addressed_sentences == 2
     shown = {p.source for p in pipeline.retrieve(EXAMPLE)[: settings.llm_passages]}
     assert {"notice.txt", EXAMPLE_SOURCE} <= shown  # the model sees the instruction and the answer
     answer = pipeline.ask(EXAMPLE, answerer="llm")

@@ -2,7 +2,8 @@
 status), uploads that become seeds, and removal of uploaded documents.
 
 Statuses, from the served generation's catalog and the seeds folder:
-``indexed``; ``being indexed`` (a seed the served generation does not hold yet, while a build
+``indexed`` (with a word when it is keyword-stuffed or speaks to the software reading it: both rank
+last); ``being indexed`` (a seed the served generation does not hold yet, while a build
 runs or the watcher is about to start one); ``changed since indexing`` (its file differs from
 what is indexed); ``failed: why`` (the seed cannot be read, as :func:`index.load.read_seed` says);
 ``not indexed yet`` (no build follows the folder: ``python -m index build``).
@@ -29,6 +30,7 @@ from ui.render import escape_html
 if TYPE_CHECKING:
     import gradio as gr
 
+    from index.metadata import DocumentMetadata
     from qa.pipeline import Pipeline
     from ui.status import IndexStatus
 
@@ -126,6 +128,7 @@ class Library:
         indexed: dict[str, Row] = {}
         hashes: dict[str, str] = {}
         pending: dict[str, str] = {}
+        notes: dict[str, str] = {}  # what a reader should know about an indexed document
         if self.status.ready:
             try:
                 served = self.pipeline.served()
@@ -133,6 +136,8 @@ class Library:
                     hashes[source] = sha
                     title = (meta.title or "").lstrip("# ")  # a Markdown heading's marks, not its words
                     indexed[source] = Row(source, title, meta.publisher or "", meta.date or "", chunks)
+                    if note := self._note(meta):
+                        notes[source] = note
                 pending = {seed.source: seed.describe() for seed in self.pipeline.pending()}
             except QAError as error:
                 log.warning("The library cannot read the index: %s", error)
@@ -149,7 +154,7 @@ class Library:
             elif source in pending:  # "big.txt: being indexed, 1,200 of 40,000 texts embedded"
                 status = pending[source].removeprefix(f"{source}: ")
             elif hashes.get(source) == self._sha256(path):
-                status = INDEXED
+                status = INDEXED + (f"; {notes[source]}" if source in notes else "")
             elif failure := self._failure(path):
                 status = f"failed: {failure}"
             else:
@@ -163,6 +168,15 @@ class Library:
                     status += f" ({self.status.done:,} of {self.status.total:,} texts embedded)"
             rows.append(Row(row.source, row.title, row.publisher, row.date, row.chunks, status))
         return rows
+
+    def _note(self, meta: DocumentMetadata) -> str | None:
+        """A keyword-stuffed document, or one that speaks to the software reading it, in a few words."""
+        settings = self.pipeline.settings
+        if note := meta.addressing_note(settings.max_addressed_share, short=True):
+            return note
+        if meta.keyword_share > settings.max_keyword_share:
+            return "keyword-stuffed (a few words repeated over and over): ranked last"
+        return None
 
     def table(self) -> str:
         """The library as an HTML table (every value escaped)."""
