@@ -194,11 +194,6 @@ def addressed_in(text: str, spans: list[tuple[int, int]]) -> list[str | None]:
     return reasons
 
 
-def addressed_spans(text: str, regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The addressed sentences of the kept ``regions`` of ``text``."""
-    return scan(text, regions)[0]
-
-
 def scan(text: str, regions: list[tuple[int, int]]) -> tuple[list[tuple[int, int]], int]:
     """``(spans, sentences)``: the addressed sentences of the kept ``regions`` of ``text``, and how
     many sentences the regions hold."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from index.injection import addressed, addressed_spans
+from index.injection import addressed, scan
 from index.load import read_seed
 from index.sentences import split_sentences
 from tests.conftest import DATA, SEEDS
@@ -181,7 +181,7 @@ def test_a_planted_paragraph_is_counted_in_the_documents_metadata(tmp_path: Path
     seed = tmp_path / "article.txt"
     seed.write_text(ARTICLE.format(planted=planted), encoding="utf-8")
     document = read_seed(seed, tmp_path)
-    spans = addressed_spans(document.text, document.regions)
+    spans, _ = scan(document.text, document.regions)
     quoted = [document.text[a:b] for a, b in spans]
     assert quoted and all(part in planted for part in quoted)
     assert not any("10,000" in part or "Kyiv" in part for part in quoted)

@@ -579,8 +579,9 @@ class UploadFolderBound:
 
 def protect(app: FastAPI, settings: Settings, *, host: str, private: Sequence[str] = ()) -> None:
     """Add the checks to ``app`` (the FastAPI app with the Gradio page mounted). Outermost first:
-    the Host check, the refusal of requests other sites send, the body bound (an upload's own), the routes of unused uploads refused, and
-    ``private`` path prefixes behind Gradio's log-in when it has one."""
+    the Host check, the refusal of requests other sites send, the body bound (an upload's own), the
+    routes of unused uploads refused, and ``private`` path prefixes behind Gradio's log-in when it
+    has one."""
     gradio_app = mounted_gradio(app)
     # Gradio checks the paths an event's data names (only files its upload route stored are taken)
     # once launch() has run; a mounted app never runs it, so without this any server path was taken.
