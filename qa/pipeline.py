@@ -204,7 +204,9 @@ class Pipeline:
         except Exception as error:
             if listener is not None:
                 listener.stopped(error)
-            if published:  # what it published answers: opening the index need not build again
+            # What it published answers, or a folder it cannot write is served as it is: opening
+            # the index need not try to build again.
+            if published or isinstance(error, IndexReadOnlyError):
                 self._synced = True
             raise
         if listener is not None:

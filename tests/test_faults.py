@@ -8,8 +8,12 @@ why, where mounting is not allowed).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +22,7 @@ import pytest
 import app
 from index.generations import Layout
 from qa.pipeline import Pipeline
+from qa.settings import PROJECT_ROOT
 from tests.test_app import get, serve
 from tests.test_bad_input import call
 
@@ -147,3 +152,60 @@ def test_every_sqlite_error_of_a_published_catalog_is_index_corrupt(make_setting
     with pytest.raises(sqlite3.OperationalError):
         building.document_frequency("convoy")
     building.close()
+
+
+# --- case 3: a read-only data folder
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[Path]:
+    """``folder`` bind-mounted read-only over itself (``chmod`` does not stop root; a mount
+    does); skipped where mounting is not allowed."""
+    mounted = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {mounted.stderr.decode().strip()}")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True, capture_output=True)
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_a_read_only_data_folder_is_served(make_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
+    """``data/`` (index and conversations) mounted read-only: the app starts, questions are
+    answered from the index as it is, the document view shows it, and the conversations saved
+    before are listed, new ones kept in a private copy, saying so. Before: the app died in
+    ui/store.py ("attempt to write a readonly database"); with the chat elsewhere, every question
+    answered "Cannot write to the index folder" and /doc gave 503."""
+    from index.build import build_index
+    from ui.store import ChatStore
+
+    settings = seeded(make_settings, watch_seeds=0)
+    served = build_index(settings, embeddings=embeddings).generation
+    # Saved by another process, which has closed the file (one still open here could write through
+    # the mount: its descriptor was opened before it).
+    saved = f"from ui.store import ChatStore; print(ChatStore({str(settings.resolved_chat_db)!r}).create('Asked').id)"
+    earlier = subprocess.run(
+        [sys.executable, "-c", saved], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    (settings.seeds_dir / "gamma.txt").write_text(GAMMA, encoding="utf-8")  # cannot be indexed now
+    with read_only(settings.data_dir):
+        before = {p.name: p.read_bytes() for p in settings.data_dir.glob("app.sqlite3*")}
+        pipeline = Pipeline(settings, embeddings=embeddings)
+        asgi = app.create_app(pipeline)  # died here
+        assert asgi.state.index_status.wait(120), asgi.state.index_status.message
+        assert "served as it is" in asgi.state.index_status.describe()  # said on the page
+        with serve(asgi) as port:
+            answer = ask(port, TRUCKS)
+            assert "40 trucks" in answer.get("text", ""), answer
+            assert answer["index_generation"] == served
+            status, body, _ = get(port, "/doc/alpha.txt")
+            assert status == 200 and "40 trucks" in body
+        store = ChatStore(settings.resolved_chat_db)
+        assert "cannot be written" in store.notice and "not saved" in store.notice
+        assert [c.id for c in store.conversations()] == [earlier]
+        added = store.create("Asked now")
+        store.save_exchange(added.id, 0, [{"role": "user", "html": "q", "text": "q"}], [["user", "q"]])
+        assert len(store.messages(added.id)) == 1
+        pipeline.close()
+        assert {p.name: p.read_bytes() for p in settings.data_dir.glob("app.sqlite3*")} == before
