@@ -179,6 +179,8 @@ def check_generation(settings: Settings, generation: Generation) -> str | None:
         if reason := catalog.check():
             return f"catalog {generation.catalog_path}: {reason}"
         expected = catalog.chunk_count()
+    except IndexCorruptError as error:
+        return str(error)
     finally:
         catalog.close()
     try:

@@ -17,12 +17,16 @@ whole or computed from the corpus when a process starts or a question comes in:
   by a hash of the text, so that only the question is embedded at question time.
 
 A published generation is never written again: readers open it read-only (``immutable``, which
-also works on a read-only folder).
+also works on a read-only folder). Whatever SQLite says when reading one (a file truncated,
+overwritten, "no such table", "database disk image is malformed") leaves as ``IndexCorruptError``,
+which the pipeline heals by rebuilding from the seeds; a catalog being built keeps SQLite's own
+errors, which the build turns into its own (a full disk is not a damaged index).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -31,11 +35,12 @@ import sqlite3
 import threading
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from index.metadata import DocumentMetadata
+from qa.errors import IndexCorruptError
 from qa.lexical import fold
 
 CATALOG_NAME = "catalog.sqlite3"
@@ -102,6 +107,25 @@ def unpack(blob: bytes) -> list[float]:
     return values.tolist()
 
 
+Read = TypeVar("Read", bound=Callable[..., Any])
+
+
+def _reads(method: Read) -> Read:
+    """``method`` of a published (read-only) catalog, SQLite's errors and unreadable rows turned
+    into ``IndexCorruptError``: a damaged file must be healed, not reported as an internal error."""
+
+    @functools.wraps(method)
+    def read(self: Catalog, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.Error, ValueError) as error:  # ValueError: a row's JSON or metadata unreadable
+            if self.writable:
+                raise  # a build's own: a full disk, say (index.build reports it)
+            raise self.damaged(error) from error
+
+    return read  # type: ignore[return-value]
+
+
 class Catalog:
     """One generation's catalog file. Writable while its generation is being built, read-only after."""
 
@@ -153,6 +177,15 @@ class Catalog:
             db.close()
         self._local = threading.local()
 
+    def damaged(self, error: BaseException) -> IndexCorruptError:
+        """The error for this catalog found unreadable (SQLite's text cut short: it may quote a row)."""
+        text = " ".join(str(error).split())
+        text = text if len(text) <= 160 else text[:157] + "..."
+        return IndexCorruptError(
+            f"The index catalog {self.path} cannot be read ({type(error).__name__}: {text}); "
+            "run `python -m index build`, which rebuilds a damaged index"
+        )
+
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
         """One write transaction: all of the block's changes, or none of them."""
@@ -172,14 +205,17 @@ class Catalog:
             [(k, json.dumps(v)) for k, v in values.items()],
         )
 
+    @_reads
     def meta(self) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
 
     # --- documents
 
+    @_reads
     def sources(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT source FROM documents ORDER BY source")]
 
+    @_reads
     def chunk_count(self) -> int:
         if self._chunks is not None:
             return self._chunks
@@ -188,21 +224,27 @@ class Catalog:
             self._chunks = count
         return count
 
+    @_reads
     def text(self, source: str) -> str | None:
         row = self.db.execute("SELECT text FROM documents WHERE source = ?", (source,)).fetchone()
         return None if row is None else str(row[0])
 
+    @_reads
     def metadata(self, source: str) -> DocumentMetadata | None:
         row = self.db.execute("SELECT metadata FROM documents WHERE source = ?", (source,)).fetchone()
         return None if row is None else DocumentMetadata.model_validate_json(row[0])
 
-    def records(self) -> Iterator[tuple[str, str, int, int, DocumentMetadata]]:
+    @_reads
+    def records(self) -> list[tuple[str, str, int, int, DocumentMetadata]]:
         """``(source, sha256, chars, chunks, metadata)`` of every document, by name."""
-        for source, sha, chars, chunks, meta in self.db.execute(
-            "SELECT source, sha256, chars, chunks, metadata FROM documents ORDER BY source"
-        ):
-            yield source, sha, chars, chunks, DocumentMetadata.model_validate_json(meta)
+        return [
+            (source, sha, chars, chunks, DocumentMetadata.model_validate_json(meta))
+            for source, sha, chars, chunks, meta in self.db.execute(
+                "SELECT source, sha256, chars, chunks, metadata FROM documents ORDER BY source"
+            )
+        ]
 
+    @_reads
     def stuffed(self, above: float) -> list[str]:
         """The documents whose ``keyword_share`` is above ``above`` (keyword-stuffed)."""
         query = (
@@ -210,6 +252,7 @@ class Catalog:
         )
         return [row[0] for row in self.db.execute(query, (above,))]
 
+    @_reads
     def addressing(self, above: float) -> list[str]:
         """The documents more than ``above`` of whose sentences speak to the software reading them
         (``addressed_share``, :mod:`index.injection`)."""
@@ -219,9 +262,11 @@ class Catalog:
         )
         return [row[0] for row in self.db.execute(query, (above,))]
 
+    @_reads
     def hashes(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT source, sha256 FROM documents"))
 
+    @_reads
     def chunk_ids(self, source: str) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE source = ?", (source,))]
 
@@ -303,6 +348,7 @@ class Catalog:
 
     # --- lexical search
 
+    @_reads
     def search(
         self, terms: list[str], k: int, sources: list[str] | None = None
     ) -> list[tuple[dict[str, Any], float]]:
@@ -368,11 +414,13 @@ class Catalog:
         }
         return [(found[c], scores[c]) for c in best if scores[c] > 0]
 
+    @_reads
     def document_frequency(self, term: str) -> int:
         """How many chunks hold ``term``."""
         row = self.db.execute("SELECT chunks FROM vocabulary WHERE term = ?", (term,)).fetchone()
         return int(row[0]) if row else 0
 
+    @_reads
     def average_length(self) -> float:
         """The average number of terms in a chunk (stored in ``meta`` when a generation is built)."""
         if self._average is None or self.writable:
@@ -392,6 +440,7 @@ class Catalog:
         )
         self.set_meta({"average_length": self.average_length()})
 
+    @_reads
     def mentions(self, word: str) -> bool:
         """Whether a document has a word starting with ``word`` (folded, as :func:`folded_words`)."""
         needle = fold(word).replace(",", "").replace(".", "")[:64]
@@ -404,6 +453,7 @@ class Catalog:
 
     # --- stored vectors
 
+    @_reads
     def vectors(self, keys: list[bytes]) -> dict[bytes, list[float]]:
         found: dict[bytes, list[float]] = {}
         for first in range(0, len(keys), 500):
@@ -434,8 +484,9 @@ class Catalog:
         """Why this file is not a sound catalog, or ``None``."""
         try:
             result = self.db.execute("PRAGMA quick_check").fetchone()[0]
-            if result != "ok":
-                return f"integrity check: {result}"
+            if result != "ok":  # SQLite lists every damaged page: the first few say enough
+                result = " ".join(str(result).split())
+                return f"integrity check: {result if len(result) <= 300 else result[:297] + '...'}"
             self.db.execute("SELECT count(*) FROM documents").fetchone()
         except sqlite3.Error as error:
             return f"{type(error).__name__}: {error}"

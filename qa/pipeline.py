@@ -22,10 +22,10 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from qa import registry
 from qa.answer import AnswerBuilder, Answerer, DraftSentence, Refusal
@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from qa.retrieve import Retriever
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 FALLBACK = "extractive"  # the answerer that stands in when another fails
 OPTIONS = ("top_k", "sources", "answerer", "mode")  # what ask/stream take besides question and history
 
@@ -203,7 +204,9 @@ class Pipeline:
         except Exception as error:
             if listener is not None:
                 listener.stopped(error)
-            if published:  # what it published answers: opening the index need not build again
+            # What it published answers, or a folder it cannot write is served as it is: opening
+            # the index need not try to build again.
+            if published or isinstance(error, IndexReadOnlyError):
                 self._synced = True
             raise
         if listener is not None:
@@ -219,9 +222,12 @@ class Pipeline:
         ``Settings.auto_build`` is on) and warm it up: the embedding model runs once and the vector
         and lexical indexes are read once, so that the first question costs what later ones do.
         A later call opens a newer generation once one is published."""
-        served = self.served()
-        served.retriever.retrieve("warm up the index", top_k=1)
-        served.described()  # what a metadata question compares with: every document's description
+
+        def warm(served: ServedIndex) -> None:
+            served.retriever.retrieve("warm up the index", top_k=1)
+            served.described()  # what a metadata question compares with: every document's description
+
+        self._healing(warm)
 
     def served(self) -> ServedIndex:
         """The published generation, opened; reopened when a build has published another since."""
@@ -249,15 +255,27 @@ class Pipeline:
 
     def _heal(self, served: ServedIndex, error: IndexCorruptError) -> ServedIndex:
         """A generation found damaged while answering: with ``auto_build``, a build sets it aside
-        and rebuilds from the seeds; the new generation, or the error when nothing changed."""
+        and rebuilds from the seeds; the new generation, or the error when nothing changed. Many
+        questions finding it at once heal it once: the others wait for that build, then find the
+        generation it published."""
         if not self.settings.auto_build:
             raise error
         log.warning("%s; checking the index and rebuilding it if damaged", error)
-        self.ensure_index()
+        if self._layout.current_name() == served.name:  # not healed by another question meanwhile
+            self.ensure_index()
         healed = self.served()
         if healed.name == served.name:
             raise error
         return healed
+
+    def _healing(self, read: Callable[[ServedIndex], T]) -> T:
+        """``read`` of the served generation; when it finds that generation damaged, read again
+        from the one that heals it (:meth:`_heal`)."""
+        served = self.served()
+        try:
+            return read(served)
+        except IndexCorruptError as error:
+            return read(self._heal(served, error))
 
     def _build_quietly(self) -> None:
         """The first build of an auto-building pipeline. While another build runs (the app's first
@@ -278,7 +296,7 @@ class Pipeline:
         e.g. ``big.txt: being indexed, 1,200 of 40,000 texts embedded``."""
         from index.build import pending_seeds
 
-        return pending_seeds(self._layout, self.served().catalog)
+        return self._healing(lambda served: pending_seeds(self._layout, served.catalog))
 
     def _open(self) -> ServedIndex:
         from index.build import embedding_record
@@ -332,8 +350,7 @@ class Pipeline:
         return None
 
     def _changed_seeds(self, paths: list[Any]) -> list[str]:
-        served = self.served()
-        indexed = served.catalog.hashes()
+        indexed = self._healing(lambda served: served.catalog.hashes())
         found = {}
         for path in paths:
             source = path.relative_to(self.settings.seeds_dir).as_posix()
@@ -374,20 +391,23 @@ class Pipeline:
 
     # --- the Library the answerers read (of the generation served now)
 
+    # Each read heals a generation it finds damaged (:meth:`_healing`), as a question does.
+
     def text(self, source: str) -> str:
-        return self.served().text(source)
+        return self._healing(lambda served: served.text(source))
 
     def metadata(self, source: str) -> DocumentMetadata:
-        return self.served().metadata(source)
+        return self._healing(lambda served: served.metadata(source))
 
     def sources(self) -> list[str]:
         """The names of the indexed documents that answers may cite."""
-        return self.served().sources()
+        return self._healing(lambda served: served.sources())
 
     def document(self, source: str) -> SourceDocument:
         """One indexed document as the served generation holds it (the text citations point into)."""
-        served = self.served()
-        return SourceDocument(source, served.text(source), served.metadata(source))
+        return self._healing(
+            lambda served: SourceDocument(source, served.text(source), served.metadata(source))
+        )
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         """Normalised embeddings: cached, stored with the index, or computed now."""
@@ -406,13 +426,13 @@ class Pipeline:
         return [found[t] for t in texts]  # type: ignore[misc]
 
     def idf(self, term: str) -> float:
-        return self.served().idf(term)
+        return self._healing(lambda served: served.idf(term))
 
     def mentions(self, word: str) -> bool:
-        return self.served().mentions(word)
+        return self._healing(lambda served: served.mentions(word))
 
     def described(self) -> tuple[list[str], list[str], Any, list[frozenset[str]]]:
-        return self.served().described()
+        return self._healing(lambda served: served.described())
 
     @property
     def answerer_names(self) -> list[str]:
@@ -498,24 +518,40 @@ class Pipeline:
         index and the models, which are read-only while answering."""
         served = self.served()  # one generation for the whole question, even if a build publishes meanwhile
         sources = list(request.sources) if request.sources else None
-        self._check_sources(sources, served)  # unknown names fail before anything streams
-        return self._stream(request, sources, served)
+        try:
+            self._check_sources(sources, served)  # unknown names fail before anything streams
+        except IndexCorruptError as error:
+            served = self._heal(served, error)
+            self._check_sources(sources, served)
+        return self._healed_stream(request, sources, served)
 
-    def _stream(self, request: Request, sources: list[str] | None, served: ServedIndex) -> Iterator[StreamEvent]:
+    def _healed_stream(
+        self, request: Request, sources: list[str] | None, served: ServedIndex
+    ) -> Iterator[StreamEvent]:
+        """:meth:`_stream`; a generation found damaged on the way is healed (:meth:`_heal`) and the
+        question answered again from the new one, what was streamed before discarded."""
+        streamed = False
+        try:
+            for event in self._stream(request, sources, served):
+                streamed = True
+                yield event
+            return
+        except IndexCorruptError as error:
+            served = self._heal(served, error)
+        if streamed:
+            notice = "The index was found damaged while answering and was rebuilt from the articles; this is the answer from the rebuilt index."
+            yield NoticeEvent(message=notice, restart=True)
+        yield from self._stream(request, sources, served)
+
+    def _stream(
+        self, request: Request, sources: list[str] | None, served: ServedIndex
+    ) -> Iterator[StreamEvent]:
         question, turns, top_k, mode = request.question, list(request.history), request.top_k, request.mode
         name = request.answerer or self.settings.answerer
         searched: tuple[str, list[Passage]] | None = None  # the fallback reuses a search for the same query
         try:
             resolved = self._resolve(question, turns, name)
-            try:
-                passages = self._retrieve(
-                    resolved.query, top_k=top_k, sources=sources, mode=mode, served=served
-                )
-            except IndexCorruptError as error:  # damaged while being served: healed, then asked again
-                served = self._heal(served, error)
-                passages = self._retrieve(
-                    resolved.query, top_k=top_k, sources=sources, mode=mode, served=served
-                )
+            passages = self._retrieve(resolved.query, top_k=top_k, sources=sources, mode=mode, served=served)
             searched = (resolved.query, passages)
             builder = self._builder(question, resolved, passages, name, served)
             yield from self._run(self.answerer(name), resolved, passages, builder)

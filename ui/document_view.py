@@ -9,7 +9,8 @@ from collections.abc import Collection
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from qa.errors import UnknownSourceError
+from qa.display import visible
+from qa.errors import QAError, UnknownSourceError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -122,11 +123,17 @@ def add_document_route(app: FastAPI, pipeline: Pipeline, status: IndexStatus) ->
         if not status.ready:
             message = status.describe() if not status.failed else status.message
             return HTMLResponse(error_page("Index not ready", message), status_code=503, headers=DOC_HEADERS)
-        name = resolve_source(source, set(pipeline.sources()), pipeline.settings.seeds_dir)
         try:
+            name = resolve_source(source, set(pipeline.sources()), pipeline.settings.seeds_dir)
             if name is None:
                 raise UnknownSourceError(f"No document named {source!r} in the index")
             document = pipeline.document(name)
         except UnknownSourceError as error:
             return HTMLResponse(error_page("Not found", str(error)), status_code=404, headers=DOC_HEADERS)
+        except QAError as error:  # a damaged index that could not be healed, say: words, not a 500
+            log.error("The document view of %r failed: %s", source, error)
+            message = f"The index cannot be read now ({visible(str(error))}); try again shortly."
+            return HTMLResponse(
+                error_page("Index unavailable", message), status_code=503, headers=DOC_HEADERS
+            )
         return HTMLResponse(render_document(document, start, end), headers=DOC_HEADERS)

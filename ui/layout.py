@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 from ui import conversations as convo  # conversations (ui/conversations.py)
 from ui.chat import Chat
 from ui.library import LIBRARY_CSS, Library, library_panel
+from ui.render import escape_html
 from ui.status import IndexStatus
 
 log = logging.getLogger("app")
@@ -149,7 +150,8 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
         # --- conversations (ui/conversations.py): saved chats in a sidebar, feedback, copy, regenerate
         from ui.store import ChatStore
 
-        conversations = convo.Conversations(chat, ChatStore(settings.resolved_chat_db))
+        store = ChatStore(settings.resolved_chat_db)  # one that cannot be used says why in store.notice
+        conversations = convo.Conversations(chat, store)
         current = gr.State("")  # the open conversation's id; a State, so that the /chat API keeps its inputs
         remembered = gr.BrowserState(
             "", storage_key=convo.STORAGE_KEY, secret=convo.STORAGE_SECRET
@@ -164,6 +166,8 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
         with gr.Sidebar(label="Conversations", open=True, elem_id="conversations-panel"):
             new_conversation = gr.Button("New conversation", variant="primary", elem_id="new-conversation")
             conversation_list = gr.Radio(choices=[], label="Conversations", elem_id="conversations")
+            if store.notice:
+                gr.Markdown(escape_html(store.notice), elem_id="conversations-notice")
             title = gr.Textbox(label="Title", elem_id="conversation-title")
             with gr.Row():
                 rename = gr.Button("Rename", size="sm", elem_id="rename-conversation")

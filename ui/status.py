@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from qa.errors import QAError
+from qa.errors import IndexReadOnlyError, QAError
 
 if TYPE_CHECKING:
     from index.build import BuildReport
@@ -125,6 +125,8 @@ def prepare_index(pipeline: Pipeline, status: IndexStatus) -> None:
         if settings.auto_build:
             try:
                 report = pipeline.ensure_index()
+            except IndexReadOnlyError as error:  # a read-only data folder: what is there answers
+                log.warning("%s; serving the index as it is", error)
             except QAError as error:
                 if not status.ready:  # nothing was published to answer from
                     raise

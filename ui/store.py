@@ -8,12 +8,20 @@ Each thread has its own connection (WAL, so the page's readers never wait on a w
 change is one transaction. A feedback row keeps its own copy of the question, history and answer,
 so it outlives the message it rates (regenerated or deleted). What it does not do: render, or
 decide what is saved; ui/conversations.py does.
+
+A file that cannot be written (a read-only data folder) is copied to the temporary folder and the
+copy used: the conversations saved before are there, and this run's are kept until the app stops
+(the copy is removed then), not saved. ``ChatStore.notice``
+says so in plain words, for the page and the log.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
+import os
 import sqlite3
 import threading
 import time
@@ -25,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from qa.errors import ChatStoreError
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -89,29 +99,62 @@ class Message:
 
 
 class ChatStore:
-    """Conversations, messages and feedback in one SQLite file, created on first use."""
+    """Conversations, messages and feedback in one SQLite file, created on first use (see the
+    module docstring for a file that cannot be written)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self.notice = ""  # why the records are not saved as usual, in plain words; "" when they are
         self._local = threading.local()
         self._lock = threading.Lock()  # the schema is created once, by one thread
+        self.saved_to = self.path  # the file written: a private copy when ``path`` cannot be
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = self._conn()
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise ChatStoreError(
-                    f"{self.path} has schema version {version}, this app reads up to {SCHEMA_VERSION}: "
-                    "update the app, or point QA_CHAT_DB at another file"
-                )
-            with conn:
-                conn.executescript(SCHEMA)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._prepare(self._conn())
+            except (OSError, sqlite3.OperationalError) as error:
+                if not _cannot_write(error, self.path):
+                    raise
+                self._use_a_copy(error)
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise ChatStoreError(
+                f"{self.path} has schema version {version}, this app reads up to {SCHEMA_VERSION}: "
+                "update the app, or point QA_CHAT_DB at another file"
+            )
+        with conn:
+            conn.executescript(SCHEMA)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _use_a_copy(self, error: BaseException) -> None:
+        """Keep the records in a private copy of the file in the temporary folder (see the module
+        docstring): what was saved before is read, this run's changes go to the copy."""
+        import atexit
+        import shutil
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="qa-read-only-chat-"))
+        atexit.register(shutil.rmtree, folder, True)
+        copy = folder / self.path.name
+        for suffix in ("", "-wal"):  # the log too: what was written last may be there still
+            with contextlib.suppress(FileNotFoundError):
+                shutil.copyfile(f"{self.path}{suffix}", f"{copy}{suffix}")
+        self._local = threading.local()  # a connection opened to the file is not used again
+        self.saved_to = copy
+        self._prepare(self._conn())
+        why = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        self.notice = (
+            f"The conversations file {self.path} cannot be written ({why}): the conversations saved "
+            "before are shown, and new ones are kept until the app stops, not saved."
+        )
+        log.warning("%s", self.notice)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn = sqlite3.connect(self.saved_to, timeout=30, isolation_level=None)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -306,6 +349,17 @@ class ChatStore:
         )
         partial.replace(target)
         return len(rows)
+
+
+def _cannot_write(error: BaseException, path: Path) -> bool:
+    """Whether ``error`` (opening or preparing ``path``) is a file or folder that cannot be written."""
+    if isinstance(error, OSError):
+        return True
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
+        return True
+    where = path if path.exists() else path.parent
+    return not os.access(where, os.W_OK)  # a read-only mount says so even to root
 
 
 def _message(row: sqlite3.Row) -> Message:

@@ -1,0 +1,211 @@
+"""What the app survives while it serves (issue 17): its index catalog truncated or overwritten,
+a read-only data folder, a full disk, a damaged chat database. The real app on loopback, real
+Chroma, the real (int8 ONNX) model, real mounts (a tmpfs, a read-only bind mount; skipped, saying
+why, where mounting is not allowed).
+
+    HF_HUB_OFFLINE=1 python -m pytest tests/test_faults.py -q
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import app
+from index.generations import Layout
+from qa.pipeline import Pipeline
+from qa.settings import PROJECT_ROOT
+from tests.test_app import get, serve
+from tests.test_bad_input import call
+
+pytestmark = pytest.mark.slow
+
+ALPHA = "Alpha Report\nThe alpha convoy carried 40 trucks to the border. Officials confirmed the convoy arrived.\n"
+BETA = "Beta Report\nThe beta battalion trained for six weeks near the coast. It then moved north.\n"
+GAMMA = "Gamma Report\nGamma engineers repaired two bridges in the valley. The work took a month.\n"
+TRUCKS = "How many trucks did the alpha convoy carry?"
+BRIDGES = "How many bridges did the gamma engineers repair?"
+
+
+def seeded(make_settings, **overrides):  # type: ignore[no-untyped-def]
+    settings = make_settings(**overrides)
+    (settings.seeds_dir / "alpha.txt").write_text(ALPHA, encoding="utf-8")
+    (settings.seeds_dir / "beta.md").write_text(BETA, encoding="utf-8")
+    return settings
+
+
+def ask(port: int, question: str) -> dict[str, Any]:
+    """``/ask`` over HTTP, as any client calls it: the answer's JSON, or ``{"error": ...}``."""
+    kind, result = call(port, "ask", [question])
+    assert kind == "complete", result
+    return result[0]  # type: ignore[no-any-return]
+
+
+def at_once(*calls: Any) -> list[Any]:
+    """Run each ``(function, *args)`` in a thread of its own, all at once; their results in order."""
+    results: list[Any] = [None] * len(calls)
+
+    def run(i: int, function: Any, *args: Any) -> None:
+        try:
+            results[i] = function(*args)
+        except Exception as error:  # noqa: BLE001 - reported by the assertion that reads it
+            results[i] = error
+
+    threads = [threading.Thread(target=run, args=(i, *c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    return results
+
+
+def set_aside(settings) -> list[Path]:  # type: ignore[no-untyped-def]
+    return sorted(p for p in settings.resolved_index_dir.iterdir() if p.name.startswith("damaged-"))
+
+
+# --- case 2: the catalog damaged under the running app
+
+
+@pytest.mark.parametrize("damage", ["truncated", "overwritten"])
+def test_a_catalog_damaged_under_the_running_app_is_healed_while_serving(
+    make_settings, embeddings, damage
+) -> None:  # type: ignore[no-untyped-def]
+    """``truncate -s 0`` (or 48 KB of random bytes over) the served catalog while the app runs:
+    questions and the document view asked at once all answer, from a generation rebuilt from
+    the seeds; the damaged one is moved aside once, with a WHY.txt. Before: OperationalError
+    ("no such table: vocabulary") as an InternalError from /ask, /doc alternating 500/200."""
+    settings = seeded(make_settings, watch_seeds=0)
+    pipeline = Pipeline(settings, embeddings=embeddings)
+    asgi = app.create_app(pipeline)
+    assert asgi.state.index_status.wait(120), asgi.state.index_status.message
+    with serve(asgi) as port:
+        first = ask(port, TRUCKS)
+        assert "40 trucks" in first["text"]
+        catalog = Layout(settings).current().catalog_path
+        if damage == "truncated":
+            os.truncate(catalog, 0)
+        else:
+            size = catalog.stat().st_size
+            with catalog.open("r+b") as handle:
+                handle.seek(4096)
+                handle.write(os.urandom(min(48 * 1024, size - 4096)))
+        results = at_once(
+            *[(ask, port, TRUCKS)] * 4, *[(get, port, "/doc/alpha.txt")] * 4, (get, port, "/doc/beta.md")
+        )
+        for answer in results[
+            :4
+        ]:  # (one whose reads all came from pages read before may be from the old one)
+            assert isinstance(answer, dict) and "40 trucks" in answer.get("text", ""), answer
+        assert ask(port, TRUCKS)["index_generation"] != first["index_generation"]
+        for result in results[4:]:
+            assert not isinstance(result, Exception), result
+            assert result[0] == 200, result[:2]
+        assert "40 trucks" in results[4][1] and "six weeks" in results[8][1]
+        statuses = [get(port, "/doc/alpha.txt")[0] for _ in range(5)]
+        assert statuses == [200] * 5  # never 500 and 200 by turns
+    aside = set_aside(settings)
+    assert len(aside) == 1 and "catalog" in (aside[0] / "WHY.txt").read_text()
+    pipeline.close()
+
+
+def test_every_sqlite_error_of_a_published_catalog_is_index_corrupt(make_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
+    """The lexical index's reads (``document_frequency``: "no such table: vocabulary") and every
+    other read of a published catalog raise the project's IndexCorruptError, which the pipeline
+    heals; a catalog being built keeps SQLite's own (a full disk is reported by the build)."""
+    import sqlite3
+
+    from index.build import build_index
+    from index.catalog import Catalog
+    from qa.errors import IndexCorruptError
+
+    settings = seeded(make_settings)
+    build_index(settings, embeddings=embeddings)
+    path = Layout(settings).current().catalog_path
+    os.truncate(path, 0)
+    catalog = Catalog(path)
+    reads = [
+        lambda: catalog.document_frequency("convoy"),
+        lambda: catalog.search(["convoy"], 3),
+        lambda: catalog.text("alpha.txt"),
+        lambda: catalog.metadata("alpha.txt"),
+        lambda: catalog.sources(),
+        lambda: catalog.records(),
+        lambda: catalog.mentions("convoy"),
+        lambda: catalog.vectors([b"x" * 16]),
+        lambda: catalog.meta(),
+        lambda: catalog.chunk_count(),
+    ]
+    for read in reads:
+        with pytest.raises(IndexCorruptError, match="cannot be read.*python -m index build"):
+            read()
+    catalog.close()
+    building = Catalog(path.with_name("new.sqlite3"), writable=True)
+    building.db.execute("DROP TABLE vocabulary")
+    with pytest.raises(sqlite3.OperationalError):
+        building.document_frequency("convoy")
+    building.close()
+
+
+# --- case 3: a read-only data folder
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[Path]:
+    """``folder`` bind-mounted read-only over itself (``chmod`` does not stop root; a mount
+    does); skipped where mounting is not allowed."""
+    mounted = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {mounted.stderr.decode().strip()}")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True, capture_output=True)
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_a_read_only_data_folder_is_served(make_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
+    """``data/`` (index and conversations) mounted read-only: the app starts, questions are
+    answered from the index as it is, the document view shows it, and the conversations saved
+    before are listed, new ones kept in a private copy, saying so. Before: the app died in
+    ui/store.py ("attempt to write a readonly database"); with the chat elsewhere, every question
+    answered "Cannot write to the index folder" and /doc gave 503."""
+    from index.build import build_index
+    from ui.store import ChatStore
+
+    settings = seeded(make_settings, watch_seeds=0)
+    served = build_index(settings, embeddings=embeddings).generation
+    # Saved by another process, which has closed the file (one still open here could write through
+    # the mount: its descriptor was opened before it).
+    saved = f"from ui.store import ChatStore; print(ChatStore({str(settings.resolved_chat_db)!r}).create('Asked').id)"
+    earlier = subprocess.run(
+        [sys.executable, "-c", saved], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    (settings.seeds_dir / "gamma.txt").write_text(GAMMA, encoding="utf-8")  # cannot be indexed now
+    with read_only(settings.data_dir):
+        before = {p.name: p.read_bytes() for p in settings.data_dir.glob("app.sqlite3*")}
+        pipeline = Pipeline(settings, embeddings=embeddings)
+        asgi = app.create_app(pipeline)  # died here
+        assert asgi.state.index_status.wait(120), asgi.state.index_status.message
+        assert "served as it is" in asgi.state.index_status.describe()  # said on the page
+        with serve(asgi) as port:
+            answer = ask(port, TRUCKS)
+            assert "40 trucks" in answer.get("text", ""), answer
+            assert answer["index_generation"] == served
+            status, body, _ = get(port, "/doc/alpha.txt")
+            assert status == 200 and "40 trucks" in body
+        store = ChatStore(settings.resolved_chat_db)
+        assert "cannot be written" in store.notice and "not saved" in store.notice
+        assert [c.id for c in store.conversations()] == [earlier]
+        added = store.create("Asked now")
+        store.save_exchange(added.id, 0, [{"role": "user", "html": "q", "text": "q"}], [["user", "q"]])
+        assert len(store.messages(added.id)) == 1
+        pipeline.close()
+        assert {p.name: p.read_bytes() for p in settings.data_dir.glob("app.sqlite3*")} == before
