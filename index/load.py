@@ -75,6 +75,18 @@ def seed_files(seeds_dir: Path, outside: list[Path] | None = None) -> tuple[list
     return seeds, others
 
 
+def file_key(path: Path) -> tuple[int, ...]:
+    """What tells that a file changed without reading it: ``(size, mtime, ctime, inode, device)``,
+    ``()`` when it cannot be looked at. The mtime alone can be kept through an edit (``touch -r``,
+    ``cp -p``, ``rsync -t``); the ctime cannot (the kernel sets it on every write and every change
+    of times), and a file renamed over the old one (``sed -i``, ``rsync``) has another inode."""
+    try:
+        info = path.stat()
+    except OSError:
+        return ()
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
+
+
 def read_seed(path: Path, seeds_dir: Path) -> SeedDocument:
     """One seed, decoded, cleaned and with its metadata; raises ``SeedError`` naming the file."""
     source = path.relative_to(seeds_dir).as_posix()

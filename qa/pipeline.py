@@ -118,7 +118,7 @@ class Pipeline:
         self._retired: ServedIndex | None = None  # the generation served before: a question may still read it
         self.stale_sources: list[str] = []  # seeds changed, added or removed since the served generation
         self._synced = False  # whether ensure_index has run: load() need not run it again
-        self._seeds_signature: tuple[tuple[str, int, int], ...] | None = None
+        self._seeds_signature: tuple[tuple[object, ...], ...] | None = None
         self._watcher: threading.Thread | None = None
         self._listener: BuildListener | None = None
         self._stop = threading.Event()
@@ -311,14 +311,14 @@ class Pipeline:
     def check_seeds(self) -> BuildReport | None:
         """Look at the seeds folder; when it changed since the last look, rebuild (with
         ``auto_build``) or list the changed seeds in ``stale_sources``. Cheap when nothing changed:
-        one directory walk of file sizes and times."""
-        from index.load import seed_files
+        one directory walk of the files' sizes, times and inodes (:func:`index.load.file_key`)."""
+        from index.load import file_key, seed_files
 
         try:
             paths, _ = seed_files(self.settings.seeds_dir)
         except QAError:
             return None
-        signature = tuple(sorted((str(p), *_stat(p)) for p in paths))
+        signature = tuple(sorted((str(p), *file_key(p)) for p in paths))
         if signature == self._seeds_signature:
             return None
         self._seeds_signature = signature
@@ -501,7 +501,9 @@ class Pipeline:
         self._check_sources(sources, served)  # unknown names fail before anything streams
         return self._stream(request, sources, served)
 
-    def _stream(self, request: Request, sources: list[str] | None, served: ServedIndex) -> Iterator[StreamEvent]:
+    def _stream(
+        self, request: Request, sources: list[str] | None, served: ServedIndex
+    ) -> Iterator[StreamEvent]:
         question, turns, top_k, mode = request.question, list(request.history), request.top_k, request.mode
         name = request.answerer or self.settings.answerer
         searched: tuple[str, list[Passage]] | None = None  # the fallback reuses a search for the same query
@@ -634,11 +636,3 @@ class _SharedEmbeddings:
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return [list(v) for v in self._pipeline._embed_now(texts)]
-
-
-def _stat(path: Any) -> tuple[int, int]:
-    try:
-        info = path.stat()
-    except OSError:
-        return (-1, -1)
-    return (info.st_size, info.st_mtime_ns)
