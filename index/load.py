@@ -116,6 +116,38 @@ def read_seed(path: Path, seeds_dir: Path) -> SeedDocument:
     )
 
 
+def left_out(
+    seeds_dir: Path, indexed: dict[str, str], errors: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The indexed seeds whose file changed since and cannot be read, each with why: their indexed
+    text is no longer the file's, and answers leave them out until the file can be indexed again.
+
+    ``indexed`` maps a source to the content hash indexed; ``errors`` (a source to why it cannot be
+    read, as :func:`load_seeds` found) spares reading the other seeds again. A seed whose bytes are
+    the ones indexed (only its sidecar broke) or whose file was deleted is not left out.
+    """
+    found: dict[str, str] = {}
+    for source, sha256 in indexed.items():
+        if errors is not None and source not in errors:
+            continue
+        path = seeds_dir / source
+        try:
+            if hashlib.sha256(path.read_bytes()).hexdigest() == sha256:
+                continue
+        except FileNotFoundError:
+            continue  # deleted: a build removes it
+        except OSError:
+            pass  # cannot be read at all: left out
+        if errors is not None:
+            found[source] = errors[source]
+            continue
+        try:
+            read_seed(path, seeds_dir)
+        except SeedError as error:
+            found[source] = str(error)
+    return found
+
+
 def load_seeds(seeds_dir: Path) -> LoadResult:
     """Every readable seed under ``seeds_dir``; unreadable ones are in ``errors``, never fatal."""
     leaving: list[Path] = []

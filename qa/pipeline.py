@@ -211,7 +211,7 @@ class Pipeline:
         self._synced = True
         for unreadable in report.errors:
             log.warning("%s", unreadable)
-        self.stale_sources = []
+        self.stale_sources = sorted(report.left_out)  # left out of answers until they can be read
         return report if report.changed or report.healed else None
 
     def load(self) -> None:
@@ -242,6 +242,10 @@ class Pipeline:
                 log.warning("%s; building the index from the seeds", error)
                 self.ensure_index()
                 opened = self._open()
+            if self.settings.auto_build:  # the build has compared the seeds with it
+                self.stale_sources = sorted(opened.left_out)
+            else:
+                self._look_at_seeds(opened)
             if self._retired is not None:
                 self._retired.close()
             self._retired, self._served = self._served, opened
@@ -328,11 +332,19 @@ class Pipeline:
             except IndexBusyError:
                 self._seeds_signature = None  # another build runs: look again next time
                 return None
-        self.stale_sources = self._changed_seeds(paths)
+        self._look_at_seeds(self.served(), paths)
         return None
 
-    def _changed_seeds(self, paths: list[Any]) -> list[str]:
-        served = self.served()
+    def _look_at_seeds(self, served: ServedIndex, paths: list[Any] | None = None) -> None:
+        """With no build following the seeds: list the seeds changed, added or removed since
+        ``served`` in ``stale_sources``, and leave out of answers those changed that cannot be read."""
+        from index.load import left_out, seed_files
+
+        if paths is None:
+            try:
+                paths, _ = seed_files(self.settings.seeds_dir)
+            except QAError:
+                return
         indexed = served.catalog.hashes()
         found = {}
         for path in paths:
@@ -341,7 +353,9 @@ class Pipeline:
                 found[source] = hashlib.sha256(path.read_bytes()).hexdigest()
             except OSError:
                 found[source] = ""
-        return sorted(s for s in set(indexed) | set(found) if indexed.get(s) != found.get(s))
+        changed = {s for s in indexed if s in found and found[s] != indexed[s]}
+        served.leave_out(left_out(self.settings.seeds_dir, {s: indexed[s] for s in changed}))
+        self.stale_sources = sorted(s for s in set(indexed) | set(found) if indexed.get(s) != found.get(s))
 
     def watch_seeds(self, interval: float | None = None) -> None:
         """Follow the seeds folder from a background thread, every ``interval`` seconds
@@ -472,8 +486,14 @@ class Pipeline:
         return served.retriever.retrieve(query, top_k=top_k, sources=sources, mode=mode)
 
     def _check_sources(self, sources: list[str] | None, served: ServedIndex | None = None) -> None:
-        known = (served or self.served()).sources()
+        served = served or self.served()
+        known = served.sources()
         unknown = sorted(set(sources or []) - set(known))
+        if left := [s for s in unknown if s in served.left_out]:
+            raise UnknownSourceError(
+                f"{left[0]} is left out of answers: its file changed since it was indexed and cannot be "
+                f"read ({served.left_out[left[0]]})"
+            )
         if unknown:
             raise UnknownSourceError(f"No documents named {unknown} in the index; known: {known}")
 

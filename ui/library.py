@@ -4,7 +4,8 @@ status), uploads that become seeds, and removal of uploaded documents.
 Statuses, from the served generation's catalog and the seeds folder:
 ``indexed``; ``being indexed`` (a seed the served generation does not hold yet, while a build
 runs or the watcher is about to start one); ``changed since indexing`` (its file differs from
-what is indexed); ``failed: why`` (the seed cannot be read, as :func:`index.load.read_seed` says);
+what is indexed); ``failed: why`` (the seed cannot be read, as :func:`index.load.read_seed` says;
+an indexed one is left out of answers meanwhile);
 ``not indexed yet`` (no build follows the folder: ``python -m index build``).
 
 Uploads are converted and stored by :mod:`index.convert` under ``SEEDS/uploads/`` and indexed
@@ -153,6 +154,8 @@ class Library:
                 status = INDEXED
             elif failure := self._failure(path):
                 status = f"failed: {failure}"
+                if source in hashes:  # what was indexed is no longer the file's text
+                    status += "; left out of answers until it can be indexed again"
             else:
                 if source not in hashes and self._sha256(path) in known:
                     status = "same text as another document (indexed once)"
