@@ -61,6 +61,7 @@ def _status(settings: Settings) -> int:
     from index.build import check_generation, pending_seeds
     from index.catalog import Catalog
     from index.generations import Layout
+    from index.load import left_out
     from index.manifest import read_manifest
 
     layout = Layout(settings)
@@ -82,10 +83,16 @@ def _status(settings: Settings) -> int:
     chunking = manifest.chunking
     print(f"chunks: {chunking.size} chars, {chunking.overlap} overlap ({chunking.splitter})")
     documents = total = 0
+    leaving = {**(catalog.meta().get("left_out") or {}), **left_out(settings.seeds_dir, catalog.hashes())}
     for source, sha256, chars, chunks, metadata in catalog.records():
         documents += 1
         total += chunks
         print(f"\n{source}: {chunks} chunks, {chars} chars, sha256 {sha256[:12]}")
+        if source in leaving:
+            print(
+                f"  left out of answers: its file changed since it was indexed and cannot be read "
+                f"({visible(leaving[source])}); once it can, `python -m index build` indexes it again"
+            )
         for name, value in metadata.fields().items():
             print(f"  {name:<9} {visible(value)}")
         if metadata.keyword_share > settings.max_keyword_share:
@@ -101,7 +108,9 @@ def _status(settings: Settings) -> int:
     for seed in pending:
         print(f"\n{seed.describe()}")
     print(
-        f"\n{documents} documents, {total} chunks" + (f"; {len(pending)} still to index" if pending else "")
+        f"\n{documents} documents, {total} chunks"
+        + (f"; {len(pending)} still to index" if pending else "")
+        + (f"; {len(leaving)} left out of answers" if leaving else "")
     )
     catalog.close()
     return 0

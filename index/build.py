@@ -36,7 +36,7 @@ from index.catalog import Catalog, text_key
 from index.chunk import Chunk, chunk_document
 from index.embed import embedder, embedder_info
 from index.generations import Generation, Layout, remove
-from index.load import SeedDocument, load_seeds
+from index.load import SeedDocument, left_out, load_seeds
 from index.manifest import REBUILD_HINT, EmbeddingRecord, Manifest, read_manifest, write_manifest
 from index.store import (
     chroma_client,
@@ -78,6 +78,7 @@ class BuildReport:
     healed: str = ""  # why the served generation was set aside and rebuilt, when it was
     outside: list[str] = field(default_factory=list)  # links out of the seeds folder, not read
     duplicates: dict[str, str] = field(default_factory=dict)  # seed -> the seed indexed with its content
+    left_out: dict[str, str] = field(default_factory=dict)  # indexed seed changed, now unreadable -> why
     published: list[str] = field(default_factory=list)  # each generation published; the last: ``generation``
     pending: list[str] = field(default_factory=list)  # seeds ``generation`` does not hold yet (a partial one)
     documents: int = 0  # documents in ``generation``
@@ -243,10 +244,14 @@ def build_index(
                 (report.updated if document.source in hashes else report.added).append(document.source)
         present = {d.source for d in loaded.documents} | set(loaded.unreadable)
         report.removed = sorted(s for s in hashes if s not in present)
+        # Kept (their vectors wait for the file to be readable again) but left out of answers.
+        why = {s: str(e) for s, e in zip(loaded.unreadable, loaded.errors, strict=True)}
+        report.left_out = left_out(settings.seeds_dir, hashes, why)
         if (
             base is not None
             and not report.changed
             and base[1].meta().get("duplicates", {}) == report.duplicates
+            and base[1].meta().get("left_out", {}) == report.left_out
             and not base[1].meta().get("pending")  # a partial generation whose build died: finished anew
         ):
             report.total_chunks = base[1].chunk_count()
@@ -480,6 +485,7 @@ def _write(
         catalog.set_meta(
             {
                 "duplicates": report.duplicates,
+                "left_out": report.left_out,
                 "pending": [
                     {
                         "source": p.document.source,

@@ -350,10 +350,11 @@ class Catalog:
 
     @_reads
     def search(
-        self, terms: list[str], k: int, sources: list[str] | None = None
+        self, terms: list[str], k: int, sources: list[str] | None = None, excluded: list[str] | None = None
     ) -> list[tuple[dict[str, Any], float]]:
         """The ``k`` best chunks for ``terms`` by BM25, as
-        ``({id, text, source, chunk_index, start, end, title, url}, score)``.
+        ``({id, text, source, chunk_index, start, end, title, url}, score)``; only from
+        ``sources`` when given, never from ``excluded``.
 
         Each term's ``POSTINGS_READ`` best-weighted postings are read (the whole list of a rarer
         term) and scored; when a term has more, the ``4 k`` best chunks are scored again exactly
@@ -369,6 +370,9 @@ class Catalog:
                 f" AND chunk IN (SELECT rowid FROM chunks WHERE source IN ({','.join('?' * len(sources))}))"
             )
             only_args = list(sources)
+        elif excluded:
+            only = f" AND chunk NOT IN (SELECT rowid FROM chunks WHERE source IN ({','.join('?' * len(excluded))}))"
+            only_args = list(excluded)
         chunks, average = self.chunk_count(), self.average_length()
         scores: dict[int, float] = {}
         lengths: dict[int, int] = {}

@@ -76,6 +76,18 @@ def seed_files(seeds_dir: Path, outside: list[Path] | None = None) -> tuple[list
     return seeds, others
 
 
+def file_key(path: Path) -> tuple[int, ...]:
+    """What tells that a file changed without reading it: ``(size, mtime, ctime, inode, device)``,
+    ``()`` when it cannot be looked at. The mtime alone can be kept through an edit (``touch -r``,
+    ``cp -p``, ``rsync -t``); the ctime cannot (the kernel sets it on every write and every change
+    of times), and a file renamed over the old one (``sed -i``, ``rsync``) has another inode."""
+    try:
+        info = path.stat()
+    except OSError:
+        return ()
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
+
+
 def read_seed(path: Path, seeds_dir: Path) -> SeedDocument:
     """One seed, decoded, cleaned and with its metadata; raises ``SeedError`` naming the file."""
     source = path.relative_to(seeds_dir).as_posix()
@@ -106,6 +118,38 @@ def read_seed(path: Path, seeds_dir: Path) -> SeedDocument:
         metadata=metadata,
         regions=regions,
     )
+
+
+def left_out(
+    seeds_dir: Path, indexed: dict[str, str], errors: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The indexed seeds whose file changed since and cannot be read, each with why: their indexed
+    text is no longer the file's, and answers leave them out until the file can be indexed again.
+
+    ``indexed`` maps a source to the content hash indexed; ``errors`` (a source to why it cannot be
+    read, as :func:`load_seeds` found) spares reading the other seeds again. A seed whose bytes are
+    the ones indexed (only its sidecar broke) or whose file was deleted is not left out.
+    """
+    found: dict[str, str] = {}
+    for source, sha256 in indexed.items():
+        if errors is not None and source not in errors:
+            continue
+        path = seeds_dir / source
+        try:
+            if hashlib.sha256(path.read_bytes()).hexdigest() == sha256:
+                continue
+        except FileNotFoundError:
+            continue  # deleted: a build removes it
+        except OSError:
+            pass  # cannot be read at all: left out
+        if errors is not None:
+            found[source] = errors[source]
+            continue
+        try:
+            read_seed(path, seeds_dir)
+        except SeedError as error:
+            found[source] = str(error)
+    return found
 
 
 def load_seeds(seeds_dir: Path) -> LoadResult:

@@ -23,4 +23,3 @@ _UNSAFE = re.compile(f"[{CONTROLS}\ud800-\udfff]")
 def visible(text: str) -> str:
     """``text`` with each unsafe character written as its escape, e.g. ``\\x1b``."""
     return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
-

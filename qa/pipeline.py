@@ -119,7 +119,7 @@ class Pipeline:
         self._retired: ServedIndex | None = None  # the generation served before: a question may still read it
         self.stale_sources: list[str] = []  # seeds changed, added or removed since the served generation
         self._synced = False  # whether ensure_index has run: load() need not run it again
-        self._seeds_signature: tuple[tuple[str, int, int], ...] | None = None
+        self._seeds_signature: tuple[tuple[object, ...], ...] | None = None
         self._watcher: threading.Thread | None = None
         self._listener: BuildListener | None = None
         self._stop = threading.Event()
@@ -214,7 +214,7 @@ class Pipeline:
         self._synced = True
         for unreadable in report.errors:
             log.warning("%s", unreadable)
-        self.stale_sources = []
+        self.stale_sources = sorted(report.left_out)  # left out of answers until they can be read
         return report if report.changed or report.healed else None
 
     def load(self) -> None:
@@ -248,6 +248,10 @@ class Pipeline:
                 log.warning("%s; building the index from the seeds", error)
                 self.ensure_index()
                 opened = self._open()
+            if self.settings.auto_build:  # the build has compared the seeds with it
+                self.stale_sources = sorted(opened.left_out)
+            else:
+                self._look_at_seeds(opened)
             if self._retired is not None:
                 self._retired.close()
             self._retired, self._served = self._served, opened
@@ -329,14 +333,14 @@ class Pipeline:
     def check_seeds(self) -> BuildReport | None:
         """Look at the seeds folder; when it changed since the last look, rebuild (with
         ``auto_build``) or list the changed seeds in ``stale_sources``. Cheap when nothing changed:
-        one directory walk of file sizes and times."""
-        from index.load import seed_files
+        one directory walk of the files' sizes, times and inodes (:func:`index.load.file_key`)."""
+        from index.load import file_key, seed_files
 
         try:
             paths, _ = seed_files(self.settings.seeds_dir)
         except QAError:
             return None
-        signature = tuple(sorted((str(p), *_stat(p)) for p in paths))
+        signature = tuple(sorted((str(p), *file_key(p)) for p in paths))
         if signature == self._seeds_signature:
             return None
         self._seeds_signature = signature
@@ -346,11 +350,20 @@ class Pipeline:
             except IndexBusyError:
                 self._seeds_signature = None  # another build runs: look again next time
                 return None
-        self.stale_sources = self._changed_seeds(paths)
+        self._healing(lambda served: self._look_at_seeds(served, paths))
         return None
 
-    def _changed_seeds(self, paths: list[Any]) -> list[str]:
-        indexed = self._healing(lambda served: served.catalog.hashes())
+    def _look_at_seeds(self, served: ServedIndex, paths: list[Any] | None = None) -> None:
+        """With no build following the seeds: list the seeds changed, added or removed since
+        ``served`` in ``stale_sources``, and leave out of answers those changed that cannot be read."""
+        from index.load import left_out, seed_files
+
+        if paths is None:
+            try:
+                paths, _ = seed_files(self.settings.seeds_dir)
+            except QAError:
+                return
+        indexed = served.catalog.hashes()
         found = {}
         for path in paths:
             source = path.relative_to(self.settings.seeds_dir).as_posix()
@@ -358,7 +371,9 @@ class Pipeline:
                 found[source] = hashlib.sha256(path.read_bytes()).hexdigest()
             except OSError:
                 found[source] = ""
-        return sorted(s for s in set(indexed) | set(found) if indexed.get(s) != found.get(s))
+        changed = {s for s in indexed if s in found and found[s] != indexed[s]}
+        served.leave_out(left_out(self.settings.seeds_dir, {s: indexed[s] for s in changed}))
+        self.stale_sources = sorted(s for s in set(indexed) | set(found) if indexed.get(s) != found.get(s))
 
     def watch_seeds(self, interval: float | None = None) -> None:
         """Follow the seeds folder from a background thread, every ``interval`` seconds
@@ -492,8 +507,14 @@ class Pipeline:
         return served.retriever.retrieve(query, top_k=top_k, sources=sources, mode=mode)
 
     def _check_sources(self, sources: list[str] | None, served: ServedIndex | None = None) -> None:
-        known = (served or self.served()).sources()
+        served = served or self.served()
+        known = served.sources()
         unknown = sorted(set(sources or []) - set(known))
+        if left := [s for s in unknown if s in served.left_out]:
+            raise UnknownSourceError(
+                f"{left[0]} is left out of answers: its file changed since it was indexed and cannot be "
+                f"read ({served.left_out[left[0]]})"
+            )
         if unknown:
             raise UnknownSourceError(f"No documents named {unknown} in the index; known: {known}")
 
@@ -670,11 +691,3 @@ class _SharedEmbeddings:
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return [list(v) for v in self._pipeline._embed_now(texts)]
-
-
-def _stat(path: Any) -> tuple[int, int]:
-    try:
-        info = path.stat()
-    except OSError:
-        return (-1, -1)
-    return (info.st_size, info.st_mtime_ns)

@@ -39,11 +39,16 @@ class DenseRetriever(BaseRetriever):
     store: Any  # langchain_chroma.Chroma (Any: pydantic cannot validate it)
     k: int = 20
     sources: list[str] | None = None
+    excluded: list[str] = []  # documents never returned
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        where = {"source": {"$in": self.sources}} if self.sources else None
+        where: dict[str, Any] | None = None
+        if self.sources:
+            where = {"source": {"$in": self.sources}}
+        elif self.excluded:
+            where = {"source": {"$nin": self.excluded}}
         # Cosine distance in, cosine similarity out (it may be slightly negative: no warning wanted).
         try:
             hits = self.store.similarity_search_with_score(query, k=self.k, filter=where)
@@ -69,12 +74,13 @@ class LexicalRetriever(BaseRetriever):
     catalog: Any  # index.catalog.Catalog
     k: int = 20
     sources: list[str] | None = None
+    excluded: list[str] = []  # documents never returned
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
         hits = []
-        for row, score in self.catalog.search(terms(query), self.k, self.sources):
+        for row, score in self.catalog.search(terms(query), self.k, self.sources, self.excluded):
             text = row.pop("text")
             hits.append(Document(page_content=text, id=row["id"], metadata={**row, "bm25_score": score}))
         return hits
@@ -107,14 +113,21 @@ class Retriever:
     """The project's retrieval, in one of three modes, returning ranked :class:`Passage` objects."""
 
     def __init__(
-        self, store: Chroma, catalog: Catalog, settings: Settings, demoted: Collection[str] = ()
+        self,
+        store: Chroma,
+        catalog: Catalog,
+        settings: Settings,
+        demoted: Collection[str] = (),
+        excluded: Collection[str] = (),
     ) -> None:
         """``demoted``: documents whose passages rank after every other's (keyword-stuffed ones, and
-        ones that speak to the software reading them)."""
+        ones that speak to the software reading them);
+        ``excluded``: documents never retrieved (changed since indexing and unreadable now)."""
         self.store = store
         self.catalog = catalog
         self.settings = settings
         self.demoted = frozenset(demoted)
+        self.excluded = frozenset(excluded)
 
     def retrieve(
         self,
@@ -131,8 +144,13 @@ class Retriever:
         k = top_k or settings.top_k
         mode = mode or settings.retrieval_mode
         fetch = max(settings.fetch_k, k)
-        dense = DenseRetriever(store=self.store, k=fetch, sources=sources)
-        sparse = LexicalRetriever(catalog=self.catalog, k=fetch, sources=sources)
+        excluded = sorted(self.excluded)
+        if sources is not None and excluded:
+            sources = [s for s in sources if s not in self.excluded]
+            if not sources:
+                return []
+        dense = DenseRetriever(store=self.store, k=fetch, sources=sources, excluded=excluded)
+        sparse = LexicalRetriever(catalog=self.catalog, k=fetch, sources=sources, excluded=excluded)
         used: list[tuple[Runnable[str, list[Document]], float]] = []
         if mode in ("hybrid", "dense"):
             used.append((dense, settings.dense_weight if mode == "hybrid" else 1.0))

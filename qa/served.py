@@ -77,6 +77,9 @@ class ServedIndex:
         self._texts: OrderedDict[str, str] = OrderedDict()  # the last few documents read
         self._described: tuple[list[str], list[str], Any, list[frozenset[str]]] | None = None
         self._lock = threading.Lock()
+        # Indexed seeds whose file changed and cannot be read (the build's record, ``index.load.left_out``):
+        # their text here is no longer the file's, so answers leave them out.
+        self.left_out: dict[str, str] = dict(catalog.meta().get("left_out") or {})
 
     @property
     def name(self) -> str:
@@ -86,17 +89,29 @@ class ServedIndex:
     def retriever(self) -> Retriever:
         from qa.retrieve import Retriever
 
-        settings = self.settings
-        demoted = self.catalog.stuffed(settings.max_keyword_share)
-        demoted += self.catalog.addressing(settings.max_addressed_share)
-        return Retriever(self.store, self.catalog, settings, demoted=demoted)
+        return Retriever(
+            self.store,
+            self.catalog,
+            self.settings,
+            demoted=self.catalog.stuffed(self.settings.max_keyword_share)
+            + self.catalog.addressing(self.settings.max_addressed_share),
+            excluded=self.left_out,
+        )
+
+    def leave_out(self, left_out: dict[str, str]) -> None:
+        """Leave these seeds (source -> why) out of answers from now on, besides the build's record."""
+        with self._lock:
+            self.left_out = {**dict(self.catalog.meta().get("left_out") or {}), **left_out}
+            self.retriever.excluded = frozenset(self.left_out)
+            self._described = None
 
     @cached_property
     def _sources(self) -> list[str]:
         return self.catalog.sources()
 
     def sources(self) -> list[str]:
-        return self._sources
+        """The documents answers may cite: every one indexed but those left out."""
+        return [s for s in self._sources if s not in self.left_out]
 
     def text(self, source: str) -> str:
         with self._lock:
@@ -128,7 +143,7 @@ class ServedIndex:
                 from qa.extractive import describe
                 from qa.lexical import terms
 
-                rows = list(self.catalog.records())
+                rows = [row for row in self.catalog.records() if row[0] not in self.left_out]
                 sources = [source for source, *_ in rows]
                 texts = [describe(source, meta) for source, _, _, _, meta in rows]
                 matrix = np.asarray(self.embed(texts), dtype=np.float32).reshape(len(texts), -1)

@@ -282,6 +282,56 @@ def test_seeds_edited_deleted_and_added_are_followed_without_a_restart(make_sett
         pipeline.close()
 
 
+def same_size_edit_keeping_the_time(seed: Path, old: str, new: str, how: str) -> None:
+    """Replace ``old`` by ``new`` (as long) in ``seed`` the way ``how`` does, its mtime kept."""
+    reference = seed.with_name(".reference")
+    subprocess.run(["cp", "-p", str(seed), str(reference)], check=True)
+    edited = seed.with_name(".edited")
+    edited.write_text(seed.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+    subprocess.run(["touch", "-r", str(reference), str(edited)], check=True)
+    if how == "sed -i, touch -r":
+        subprocess.run(["sed", "-i", f"s/{old}/{new}/", str(seed)], check=True)
+        subprocess.run(["touch", "-r", str(reference), str(seed)], check=True)
+    elif how == "cp -p":  # written in place: the same inode
+        subprocess.run(["cp", "-p", str(edited), str(seed)], check=True)
+    else:  # what `rsync -t` does: a temporary file beside it, its time set, renamed over
+        os.replace(edited, seed)
+    edited.unlink(missing_ok=True)
+    reference.unlink()
+    assert seed.stat().st_size == len(seed.read_bytes()) and new in seed.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("how", ["sed -i, touch -r", "cp -p", "rsync -t"])
+def test_a_same_size_edit_that_keeps_the_files_time_is_followed(make_settings, embeddings, how: str) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17, case 10: size and mtime alone missed it, and the app cited 88,888 indefinitely;
+    the library, which caches each file's hash by the same key, said "indexed"."""
+    from ui.library import Library
+    from ui.status import IndexStatus
+
+    settings = seeded(make_settings)
+    seed = settings.seeds_dir / "alpha.txt"
+    seed.write_text(ALPHA.replace("40", "88,888"), encoding="utf-8")
+    pipeline = Pipeline(settings, embeddings=embeddings)
+    try:
+        assert "88,888 trucks" in pipeline.ask(TRUCKS).text
+        assert pipeline.check_seeds() is None  # the watcher's first look: nothing changed
+        status = IndexStatus()
+        status.finish("Ready")
+        library = Library(pipeline, status)
+        assert {r.source: r.status for r in library.rows()}["alpha.txt"] == "indexed"  # its hash cached
+        before = seed.stat()
+        same_size_edit_keeping_the_time(seed, "88,888", "77,777", how)
+        after = seed.stat()
+        assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+        assert {r.source: r.status for r in library.rows()}["alpha.txt"] == "changed since indexing"
+        report = pipeline.check_seeds()
+        assert report is not None and report.updated == ["alpha.txt"]
+        answer = pipeline.ask(TRUCKS)
+        assert "77,777 trucks" in answer.text and quoted_from_its_generation(settings, answer)
+    finally:
+        pipeline.close()
+
+
 # --- disks that are read-only or full (a small tmpfs; skipped where mounting is not allowed)
 
 

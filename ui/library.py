@@ -5,7 +5,8 @@ Statuses, from the served generation's catalog and the seeds folder:
 ``indexed`` (with a word when it is keyword-stuffed or speaks to the software reading it: both rank
 last); ``being indexed`` (a seed the served generation does not hold yet, while a build
 runs or the watcher is about to start one); ``changed since indexing`` (its file differs from
-what is indexed); ``failed: why`` (the seed cannot be read, as :func:`index.load.read_seed` says);
+what is indexed); ``failed: why`` (the seed cannot be read, as :func:`index.load.read_seed` says;
+an indexed one is left out of answers meanwhile);
 ``not indexed yet`` (no build follows the folder: ``python -m index build``).
 
 Uploads are converted and stored by :mod:`index.convert` under ``SEEDS/uploads/`` and indexed
@@ -63,8 +64,8 @@ class Library:
 
     pipeline: Pipeline
     status: IndexStatus
-    _hashes: dict[str, tuple[tuple[int, int], str]] = field(default_factory=dict, repr=False)
-    _failures: dict[str, tuple[tuple[int, int], str | None]] = field(default_factory=dict, repr=False)
+    _hashes: dict[str, tuple[tuple[int, ...], str]] = field(default_factory=dict, repr=False)
+    _failures: dict[str, tuple[tuple[int, ...], str | None]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _indexing: int = field(default=0, repr=False)  # background builds started by an upload or removal
     # Where the files the upload box hands over must lie (Gradio's upload folder when None).
@@ -85,14 +86,14 @@ class Library:
 
     def _failure(self, path: Path) -> str | None:
         """Why the seed cannot be read (:func:`index.load.read_seed`'s error), ``None`` when it can;
-        read again only when its size or time changed."""
-        from index.load import read_seed
+        read again only when the file changed (:func:`index.load.file_key`)."""
+        from index.load import file_key, read_seed
 
         try:
-            info = path.stat()
+            path.stat()
         except OSError as error:
             return f"{path.name}: cannot be read ({error.strerror or error})"
-        key = (info.st_size, info.st_mtime_ns)
+        key = file_key(path)
         with self._lock:
             cached = self._failures.get(str(path))
         if cached and cached[0] == key:
@@ -107,13 +108,14 @@ class Library:
         return failure
 
     def _sha256(self, path: Path) -> str:
-        """The file's hash, recomputed only when its size or time changed."""
+        """The file's hash, recomputed only when the file changed (:func:`index.load.file_key`)."""
+        from index.load import file_key
+
         try:
-            info = path.stat()
-            key = (info.st_size, info.st_mtime_ns)
+            key = file_key(path)
             with self._lock:
                 cached = self._hashes.get(str(path))
-            if cached and cached[0] == key:
+            if key and cached and cached[0] == key:
                 return cached[1]
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
         except OSError:
@@ -157,6 +159,8 @@ class Library:
                 status = INDEXED + (f"; {notes[source]}" if source in notes else "")
             elif failure := self._failure(path):
                 status = f"failed: {failure}"
+                if source in hashes:  # what was indexed is no longer the file's text
+                    status += "; left out of answers until it can be indexed again"
             else:
                 if source not in hashes and self._sha256(path) in known:
                     status = "same text as another document (indexed once)"

@@ -94,7 +94,9 @@ def run(ask: Ask, conversations: list[list[str]], threads: int) -> Run:
                     answer = ask(session, question)
                 except Exception as error:  # counted, not raised: the run goes on
                     with lock:
-                        result.errors.append(f"session {session} turn {turn}: {type(error).__name__}: {error}")
+                        result.errors.append(
+                            f"session {session} turn {turn}: {type(error).__name__}: {error}"
+                        )
                     break
                 with lock:
                     result.seconds.append(time.perf_counter() - began)
