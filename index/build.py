@@ -320,7 +320,7 @@ class _Planned:
 
 
 def _plan(settings: Settings, todo: list[SeedDocument]) -> list[_Planned]:
-    from qa.extractive import compared_texts
+    from index.texts import compared_texts
 
     return [
         _Planned(

@@ -13,7 +13,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from qa.confidence import Assessment
 from qa.schema import Answer, AnswerSentence, Citation, Passage
 from qa.verify import SupportJudge, sentence_support
 
@@ -23,6 +22,15 @@ if TYPE_CHECKING:
     from qa.settings import Settings
 
 REFUSAL = "The sources do not say."
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the answerability model thinks of the passages found for one question."""
+
+    confidence: float  # probability that the (extractive) answer is right, 0..1
+    features: dict[str, float] = field(default_factory=dict)
+    unknown: tuple[str, ...] = ()  # names or numbers of the question no document mentions
 
 
 @dataclass(frozen=True)

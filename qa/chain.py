@@ -7,9 +7,12 @@
   ``invoke`` returns the cited, verified :class:`~qa.schema.Answer`, ``batch`` a list of them, and
   ``stream`` the pipeline's events as they come (:data:`~qa.schema.StreamEvent`), the answer last.
 
-    retriever = pipeline.as_retriever(k=4)
-    docs = retriever.invoke("Who reported 12,000 troops?")
-    answer = pipeline.as_runnable().invoke({"question": "Who reported 12,000 troops?"})
+    from qa.chain import AnswerRunnable, PipelineRetriever
+
+    docs = PipelineRetriever(pipeline=pipeline, k=4).invoke("Who reported 12,000 troops?")
+    answer = AnswerRunnable(pipeline).invoke({"question": "Who reported 12,000 troops?"})
+
+The adapters depend on the pipeline, never the reverse.
 """
 
 from __future__ import annotations

@@ -30,12 +30,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qa.answer import Assessment
 from qa.errors import QAError
 from qa.lexical import NEGATION, fold, names, numbers, terms
 
 if TYPE_CHECKING:
     from qa.answer import Library
-    from qa.extractive import Candidate
+    from qa.extractive.candidates import Candidate
     from qa.followup import Resolved
     from qa.schema import Passage
     from qa.settings import Settings
@@ -45,15 +46,6 @@ DEFAULT_MODEL = Path(__file__).parent / "models" / "answerability.json"
 
 class ModelFileError(QAError):
     """The answerability model file is missing or not one this version can read."""
-
-
-@dataclass(frozen=True)
-class Assessment:
-    """What the answerability model thinks of the passages found for one question."""
-
-    confidence: float  # probability that the (extractive) answer is right, 0..1
-    features: dict[str, float] = field(default_factory=dict)
-    unknown: tuple[str, ...] = ()  # names or numbers of the question no document mentions
 
 
 @dataclass(frozen=True)
@@ -168,7 +160,7 @@ def features(
 
     All are numbers in about 0..1 (counts are capped), so that one model fits any corpus.
     """
-    from qa.extractive import names_someone, question_kind, values
+    from qa.extractive.question import names_someone, question_kind, values
 
     asked = set(terms(question.question))
     idf = {t: library.idf(t) for t in asked}

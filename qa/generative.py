@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 from index.injection import addressed_in
 from index.sentences import split_sentences
+from index.texts import line_sentences
 from qa.answer import Drafted, DraftSentence, Library, Refusal, Span
-from qa.extractive import line_sentences
 from qa.followup import History, Resolved
 from qa.lexical import terms
 from qa.llm import LLM

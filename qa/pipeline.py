@@ -28,8 +28,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from qa import registry
-from qa.answer import AnswerBuilder, Answerer, DraftSentence, Refusal
-from qa.confidence import Assessment
+from qa.answer import AnswerBuilder, Answerer, Assessment, DraftSentence, Refusal
 from qa.errors import (
     IndexBusyError,
     IndexCorruptError,
@@ -41,7 +40,7 @@ from qa.errors import (
     QAError,
     UnknownSourceError,
 )
-from qa.extractive import ExtractiveAnswerer
+from qa.extractive.answerer import ExtractiveAnswerer
 from qa.followup import History, Resolved, resolve
 from qa.request import Request, parse_request
 from qa.schema import (
@@ -663,20 +662,6 @@ class Pipeline:
         if replaced is not None:  # what the failed answerer wrote stays visible
             answer.dropped = replaced.dropped + [s for s in replaced.sentences if not s.supported]
         yield AnswerEvent(answer=answer)
-
-    # --- LangChain
-
-    def as_retriever(self, **options: Any) -> Any:
-        """The hybrid retriever as a LangChain ``BaseRetriever`` (see :mod:`qa.chain`)."""
-        from qa.chain import PipelineRetriever
-
-        return PipelineRetriever(pipeline=self, **options)
-
-    def as_runnable(self) -> Any:
-        """The whole answering pipeline as a LangChain ``Runnable`` (see :mod:`qa.chain`)."""
-        from qa.chain import AnswerRunnable
-
-        return AnswerRunnable(self)
 
 
 class _SharedEmbeddings:

@@ -56,7 +56,7 @@ JudgeFactory = Callable[[Settings, Models], "SupportJudge"]
 
 
 def _extractive(settings: Settings, models: Models) -> Answerer:
-    from qa.extractive import ExtractiveAnswerer
+    from qa.extractive.answerer import ExtractiveAnswerer
 
     return ExtractiveAnswerer()
 

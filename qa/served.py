@@ -140,7 +140,7 @@ class ServedIndex:
             if self._described is None:
                 import numpy as np
 
-                from qa.extractive import describe
+                from index.texts import describe
                 from qa.lexical import terms
 
                 rows = [row for row in self.catalog.records() if row[0] not in self.left_out]

@@ -118,7 +118,7 @@ def featurise(rows: list[dict[str, Any]], libraries: dict[str, Any]) -> None:
     """Compute each row's features from what :func:`collect` kept (in place)."""
     from qa.answer import Span
     from qa.confidence import features
-    from qa.extractive import Candidate
+    from qa.extractive.candidates import Candidate
     from qa.followup import Resolved
     from qa.schema import Passage
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import app
-from qa.extractive import ExtractiveAnswerer
+from qa.extractive.answerer import ExtractiveAnswerer
 from qa.pipeline import Pipeline
 from tests.test_app import serve
 from tests.test_browser import CITED, QUESTION, answers, ask, browser, panel_document, wait_for_answer

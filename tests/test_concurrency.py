@@ -18,7 +18,7 @@ import pytest
 
 import app
 from qa.eval.sessions import chat_asker, compare, make_conversations, pipeline_asker, run
-from qa.extractive import ExtractiveAnswerer
+from qa.extractive.answerer import ExtractiveAnswerer
 from qa.pipeline import Pipeline
 from tests.test_app import serve
 from tests.test_bad_input import call_ask

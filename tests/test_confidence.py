@@ -22,7 +22,8 @@ from qa.confidence import (
     unknown_names,
 )
 from qa.eval.metrics import ece, reliability
-from qa.extractive import Candidate, about_a_document, metadata_field, values
+from qa.extractive.candidates import Candidate
+from qa.extractive.question import about_a_document, metadata_field, values
 from qa.followup import Resolved
 from qa.lexical import fold
 from qa.schema import Passage

@@ -301,9 +301,11 @@ def test_llm_judge_reads_yes_and_no_from_the_model() -> None:
 
 
 def test_retriever_and_runnable_compose_with_langchain(pipeline: Pipeline) -> None:
-    docs = pipeline.as_retriever(k=3).invoke("Who reported 12,000 troops?")
+    from qa.chain import AnswerRunnable, PipelineRetriever
+
+    docs = PipelineRetriever(pipeline=pipeline, k=3).invoke("Who reported 12,000 troops?")
     assert len(docs) == 3 and all("dense_score" in d.metadata and "start" in d.metadata for d in docs)
-    runnable = pipeline.as_runnable()
+    runnable = AnswerRunnable(pipeline)
     answer = runnable.invoke({"question": "Who reported 12,000 troops?"})
     assert "Ukrainian intelligence" in answer.text
     assert [

@@ -201,7 +201,7 @@ def test_a_question_the_sources_do_not_answer_is_not_answered_with_confidence(pi
 
 def test_a_day_of_the_month_is_not_a_conflicting_figure() -> None:
     # It was: "The sources give different figures: 3,000, 6, 3, 8, 11,000 and 12,000" (October 3, 8th October).
-    from qa.extractive import values
+    from qa.extractive.question import values
 
     text = "6 officers were killed near Donetsk on October 3, and 3,000 soldiers crossed by 8th October."
     assert values(text, "how_many", {"soldier", "officer"}) == {"6", "3000"}

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from index.convert import UPLOAD_SUFFIXES, is_upload, remove_upload, save_upload
 from qa.errors import QAError, SeedError, UploadError
 from ui.render import escape_html
+from ui.sent import sent_file
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -298,40 +299,6 @@ class Library:
     def _message(lines: list[str], trouble: bool) -> str:
         kind = "qa-error" if trouble else "qa-notice"
         return "".join(f'<div class="{kind} qa-lib-message">{escape_html(line)}</div>' for line in lines)
-
-
-def upload_folder() -> Path:
-    """Gradio's folder for the files clients send (``GRADIO_TEMP_DIR``, else ``$TMPDIR/gradio``)."""
-    from gradio.utils import get_upload_folder
-
-    return Path(get_upload_folder()).resolve()
-
-
-def sent_file(path: str | Path, folder: Path | None = None) -> Path:
-    """``path`` when it names a regular file that Gradio's upload route stored in ``folder`` (by
-    default :func:`upload_folder`); else :class:`UploadError`. A URL (not an absolute path), a path
-    outside the folder or climbing with ``..``, and a symbolic link are refused: an upload is only
-    ever the bytes a client sent, never a file of the server's.
-
-    >>> sent_file("/etc/passwd", Path("/tmp/gradio"))
-    Traceback (most recent call last):
-    qa.errors.UploadError: passwd: not a file sent with this upload
-    >>> sent_file("https://example.org/a.txt", Path("/tmp/gradio"))
-    Traceback (most recent call last):
-    qa.errors.UploadError: a.txt: not a file sent with this upload
-    """
-    given = Path(str(path))
-    refused = UploadError(f"{given.name or str(path)}: not a file sent with this upload")
-    if not given.is_absolute() or ".." in given.parts or given.is_symlink():
-        raise refused
-    folder = (folder or upload_folder()).resolve()
-    try:
-        resolved = given.resolve(strict=True)
-    except (OSError, RuntimeError):
-        raise refused from None
-    if not resolved.is_file() or not resolved.is_relative_to(folder):
-        raise refused
-    return resolved
 
 
 def upload_types() -> list[str]:

@@ -20,12 +20,12 @@ from typing import Any
 import gradio as gr
 
 from qa.errors import UploadError
-from ui.library import sent_file
+from ui.sent import sent_file
 
 
 def upload_box(**options: Any) -> gr.File:
     """``gr.File(**options)`` that takes only files sent to Gradio's upload route (see
-    :func:`ui.library.sent_file`): its file step refuses any other path or a URL with a message.
+    :func:`ui.sent.sent_file`): its file step refuses any other path or a URL with a message.
 
     The step is replaced on this one box rather than in a subclass: Gradio writes a ``.pyi`` file
     beside the module of every component class it sees defined.

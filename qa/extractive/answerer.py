@@ -1,0 +1,281 @@
+"""The default answerer: no LLM, only sentences the sources actually contain.
+
+It splits the retrieved passages into sentences, scores each against the question (embedding
+similarity plus IDF-weighted word coverage, with a small bonus when the sentence holds the kind of
+thing asked for: a number for "how many", a date for "when"), and answers with the best one. When
+other articles give a *different* figure or date for the same question it quotes each of them and
+says that the sources differ. Questions about the articles themselves (author, date, publisher,
+URL, title) are answered from the document metadata and cite the words that state it. It refuses
+when the learned answerability model (:mod:`qa.confidence`) puts the probability that its answer is
+right below ``Settings.abstain_below`` (by default the threshold the model was trained with).
+A sentence that speaks to the software reading it ("ignore previous instructions", "when asked X,
+answer Y": :mod:`index.injection`) is never an answer, nor quoted beside one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from index.injection import addressed_in
+from index.texts import MIN_SENTENCE_WORDS, field_quote, line_sentences
+from qa.answer import Assessment, Draft, Drafted, DraftSentence, Library, Span
+from qa.confidence import abstain_threshold, assess, metadata_assessment
+from qa.extractive.candidates import (
+    CONFLICT_COSINE_MARGIN,
+    CONFLICT_MARGIN,
+    CONTEXT_DISCOUNT,
+    FOLLOWUP_CONTEXT_WEIGHT,
+    KIND_BONUS,
+    NEIGHBOURS,
+    SECOND_SOURCE_RATIO,
+    SPEAKER_LOOKBACK,
+    Candidate,
+)
+from qa.extractive.question import (
+    _FIELD_WORDS,
+    about_a_document,
+    display_value,
+    metadata_field,
+    names_someone,
+    question_kind,
+    values,
+)
+from qa.followup import Resolved
+from qa.lexical import MONTHS, names, terms
+from qa.schema import Passage
+from qa.settings import Settings
+
+
+class ExtractiveAnswerer:
+    """Answers with the source sentences themselves; see the module docstring."""
+
+    name = "extractive"
+
+    def stream(self, question: Resolved, passages: list[Passage], library: Library) -> Iterator[Drafted]:
+        """The answer sentence by sentence (it is chosen whole before the first is yielded)."""
+        yield from self.draft(question, passages, library).stream()
+
+    def draft(self, question: Resolved, passages: list[Passage], library: Library) -> Draft:
+        if not passages:
+            return Draft(refused=True, reason="No passage matched the question.")
+        field = metadata_field(question.question)
+        if field is not None and about_a_document(question.question, library):
+            return self._metadata_answer(question, field, passages, library)
+        candidates = self.candidates(question, passages, library)
+        assessment = assess(question, candidates, passages, library)
+        if not candidates or _abstains(assessment, candidates[0], library.settings):
+            return Draft(refused=True, reason=_refusal_reason(assessment), assessment=assessment)
+        best = candidates[0]
+        kind = question_kind(question.question)
+        conflict = self._conflict(candidates, kind, set(terms(question.query)), library)
+        if conflict is not None:
+            conflict.assessment = assessment
+            return conflict
+        chosen = [best]
+        for other in candidates[1:]:
+            if other.span.source != best.span.source and other.score >= SECOND_SOURCE_RATIO * best.score:
+                chosen.append(other)
+                break
+        if kind == "who":
+            known = names(question.query) | names(question.query.lower().title())
+            return Draft([self._with_speaker(c, known, library) for c in chosen], assessment=assessment)
+        return Draft([DraftSentence(c.text, [c.span]) for c in chosen], assessment=assessment)
+
+    def candidates(self, question: Resolved, passages: list[Passage], library: Library) -> list[Candidate]:
+        """The sentences of the passages (and their neighbours) scored against the question, best first."""
+        candidates = self._score(question, self._sentences(passages, library), library)
+        candidates.sort(key=lambda c: c.score, reverse=True)
+        return candidates
+
+    def assess(self, question: Resolved, passages: list[Passage], library: Library) -> Assessment:
+        """How likely the passages are to answer the question (for answers another answerer wrote)."""
+        return assess(question, self.candidates(question, passages, library), passages, library)
+
+    @staticmethod
+    def _with_speaker(candidate: Candidate, known: set[str], library: Library) -> DraftSentence:
+        """A "who" answer needs a name: when the sentence names nobody new (a quotation, "he
+        said"), it is quoted together with the nearest sentence before it, in its paragraph, that does."""
+        span = candidate.span
+        if names_someone(candidate.text, known):
+            return DraftSentence(candidate.text, [span])
+        text = library.text(span.source)
+        paragraph = line_sentences(text, span.start, span.start)
+        before = [
+            s
+            for s, why in zip(paragraph, addressed_in(text, paragraph), strict=True)
+            if s[1] <= span.start and why is None
+        ][-SPEAKER_LOOKBACK:]
+        for start, end in reversed(before):
+            if names_someone(text[start:end], known):
+                return DraftSentence(text[start : span.end], [Span(span.source, start, span.end)])
+        return DraftSentence(candidate.text, [span])
+
+    # --- sentences and their scores
+
+    @staticmethod
+    def _sentences(passages: list[Passage], library: Library) -> list[tuple[Span, str, str, int]]:
+        """``(span, sentence, previous sentence, passage rank)`` for the passages' sentences and
+        ``NEIGHBOURS`` more on each side, within the document's paragraphs; none that speaks to the
+        software reading it."""
+        seen: set[Span] = set()
+        found = []
+        for passage in passages:
+            text = library.text(passage.source)
+            spans = line_sentences(text, passage.start, passage.end)
+            inside = [i for i, (a, b) in enumerate(spans) if passage.start <= a and b <= passage.end]
+            if not inside:
+                continue
+            chosen = range(max(0, inside[0] - NEIGHBOURS), min(len(spans), inside[-1] + NEIGHBOURS + 1))
+            planted = addressed_in(text, spans)
+            for i in chosen:
+                start, end = spans[i]
+                span = Span(passage.source, start, end)
+                sentence = text[start:end]
+                if span in seen or len(sentence.split()) < MIN_SENTENCE_WORDS or planted[i]:
+                    continue
+                seen.add(span)
+                previous = text[spans[i - 1][0] : spans[i - 1][1]] if i > 0 else ""
+                found.append((span, sentence, previous, passage.rank))
+        return found
+
+    @staticmethod
+    def _score(
+        question: Resolved, sentences: list[tuple[Span, str, str, int]], library: Library
+    ) -> list[Candidate]:
+        if not sentences:
+            return []
+        queries = [question.question] + ([question.query] if question.is_followup else [])
+        texts = [s for _, s, _, _ in sentences]
+        in_context = [f"{p} {s}" if p else s for _, s, p, _ in sentences]
+        import numpy as np
+
+        matrix = np.asarray(library.embed(queries + texts + in_context), dtype=np.float32)
+        # Cosines of every sentence (alone, then read after the one before) with each query, >= 0.
+        similarities = np.clip(matrix[len(queries) :] @ matrix[: len(queries)].T, 0.0, None).tolist()
+        own, contextual = similarities[: len(texts)], similarities[len(texts) :]
+        asked = set(terms(question.question))
+        context = set(terms(question.query)) - asked
+        focus = asked | context
+        kind = question_kind(question.question)
+        weight = FOLLOWUP_CONTEXT_WEIGHT if question.is_followup else 0.0
+
+        idf = {t: library.idf(t) for t in focus}  # weighed once per question, not per sentence
+        asked_total, context_total = sum(idf[t] for t in asked), sum(idf[t] for t in context)
+
+        def coverage(wanted: set[str], total: float, have: set[str]) -> float:
+            return sum(idf[t] for t in wanted & have) / total if total else 0.0
+
+        candidates = []
+        for (span, sentence, _previous, rank), alone, with_previous in zip(
+            sentences, own, contextual, strict=True
+        ):
+            cosines_ = [max(a, b - CONTEXT_DISCOUNT) for a, b in zip(alone, with_previous, strict=True)]
+            have = set(terms(sentence))
+            cosine = (1 - weight) * cosines_[0] + weight * cosines_[-1]
+            cover = (
+                (1 - weight) * coverage(asked, asked_total, have)
+                + weight * coverage(context, context_total, have)
+                if context
+                else coverage(asked, asked_total, have)
+            )
+            bonus = KIND_BONUS if kind and values(sentence, kind, focus) else 0.0
+            candidates.append(Candidate(span, sentence, cosine, cover, bonus, rank))
+        return candidates
+
+    # --- conflicting sources
+
+    @staticmethod
+    def _conflict(
+        candidates: list[Candidate], kind: str | None, focus: set[str], library: Library
+    ) -> Draft | None:
+        """Quote each article's differing figure or date, and say that they differ."""
+        if kind is None:
+            return None
+        best = candidates[0]
+        picked: list[tuple[Candidate, frozenset[str]]] = []
+        covered: set[str] = set()
+        for candidate in candidates:
+            close = candidate.score >= best.score - CONFLICT_MARGIN
+            if not close and candidate.cosine < best.cosine - CONFLICT_COSINE_MARGIN:
+                continue
+            found = values(candidate.text, kind, focus)
+            if found and not found <= covered:
+                picked.append((candidate, found))
+                covered |= found
+            if len(picked) == library.settings.max_answer_sentences:
+                break
+        if len(picked) < 2 or len({c.span.source for c, _ in picked}) < 2:
+            return None
+        sentences = [DraftSentence(c.text, [c.span]) for c, _ in picked]
+        listed: list[str] = []
+        spans: list[Span] = []
+        for candidate, found in picked:
+            for value in sorted(found - set(listed), key=lambda v: candidate.text.find(v)):
+                listed.append(value)
+            spans.append(candidate.span)
+        noun = "figures" if kind == "how_many" else "dates"
+        shown = [display_value(v) for v in listed]
+        summary = f"The sources give different {noun}: {', '.join(shown[:-1])} and {shown[-1]}."
+        sentences.append(DraftSentence(summary, spans))
+        return Draft(sentences)
+
+    # --- questions about the articles themselves
+
+    @staticmethod
+    def _metadata_answer(question: Resolved, field: str, passages: list[Passage], library: Library) -> Draft:
+        import numpy as np
+
+        sources, _, matrix, described_terms = library.described()
+        cosines = (matrix @ np.asarray(library.embed([question.question])[0], dtype=np.float32)).tolist()
+        asked = set(terms(question.question))
+        votes: dict[str, float] = {}
+        for passage in passages:
+            votes[passage.source] = votes.get(passage.source, 0.0) + 1 / passage.rank
+
+        def fit(i: int) -> float:
+            named = len(asked & described_terms[i]) / (len(asked) or 1)
+            return cosines[i] + named + 0.2 * votes.get(sources[i], 0.0)
+
+        source = sources[max(range(len(sources)), key=fit)]
+        meta = library.metadata(source)
+        value = getattr(meta, field)
+        if value is None:
+            title = f"“{meta.title}”" if meta.title else source
+            return Draft(
+                refused=True,
+                reason=f"{title} does not state its {field}.",
+                assessment=metadata_assessment(library.settings, found=False),
+            )
+        text = library.text(source)
+        # Quote the sentence that states the field; a field from a sidecar cites the title line, or
+        # the opening sentence of a document that has none.
+        first, last = field_quote(text, meta, field)
+        span = Span(source, first, last)
+        shown = value if field != "date" else _long_date(value)
+        return Draft(
+            [DraftSentence("The article " + _FIELD_WORDS[field].format(value=shown), [span])],
+            assessment=metadata_assessment(library.settings, found=True),
+        )
+
+
+def _abstains(assessment: Assessment, best: Candidate, settings: Settings) -> bool:
+    """Whether to refuse. Either way, a question that names someone or something (or gives a
+    figure) that no indexed document mentions at all cannot be answered from them."""
+    if assessment.unknown:
+        return True
+    if settings.abstention == "score":  # the previous default, kept to compare against
+        return best.confidence < settings.refusal_threshold
+    return assessment.confidence < abstain_threshold(settings)
+
+
+def _refusal_reason(assessment: Assessment) -> str:
+    if assessment.unknown:
+        shown = ", ".join(w.title() if not w.isdigit() else display_value(w) for w in assessment.unknown)
+        return f"The articles never mention {shown}; the closest passages are listed below."
+    return "The closest passages are listed below."
+
+
+def _long_date(iso: str) -> str:
+    """``2024-07-05`` as ``July 5, 2024``."""
+    year, month, day = (int(part) for part in iso.split("-"))
+    return f"{MONTHS[month - 1].title()} {day}, {year}"
