@@ -35,10 +35,11 @@ from typing import TYPE_CHECKING
 from index.catalog import Catalog, text_key
 from index.chunk import Chunk, chunk_document
 from index.embed import embedder, embedder_info
-from index.generations import Generation, Layout, remove
+from index.generations import Layout, remove
 from index.load import SeedDocument, left_out, load_seeds
 from index.manifest import REBUILD_HINT, EmbeddingRecord, Manifest, read_manifest, write_manifest
 from index.store import (
+    Generation,
     chroma_client,
     chroma_error,
     chunking_record,

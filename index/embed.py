@@ -88,11 +88,20 @@ def load_embeddings(model_dir: Path) -> HuggingFaceEmbeddings:
         raise EmbeddingModelError(f"Cannot load the embedding model from {model_dir}: {error}") from error
 
 
+def onnx_model_info(tokenizer_dir: Path) -> ModelInfo:
+    """What identifies the int8 ONNX model with the tokenizer in ``tokenizer_dir``: the size of
+    the model file and the tokenizer's bytes (the file itself is 23 MB, not worth hashing)."""
+    from index.onnx_embed import ONNX_ID, onnx_model_file
+
+    model = onnx_model_file()
+    fingerprint = hashlib.sha256(f"{model.stat().st_size}".encode())
+    fingerprint.update((tokenizer_dir / "tokenizer.json").read_bytes())
+    return ModelInfo(id=f"{ONNX_ID}@{fingerprint.hexdigest()[:12]}", dimension=384)
+
+
 def embedder_info(settings: Settings) -> ModelInfo:
     """What identifies the embedder ``settings`` choose (the runtime included) in the manifest."""
     if settings.embedding_runtime == "onnx-int8":
-        from index.onnx_embed import onnx_model_info
-
         _check_dir(settings.resolved_embedding_model)
         return onnx_model_info(settings.resolved_embedding_model)
     return model_info(settings.resolved_embedding_model)

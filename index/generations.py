@@ -26,11 +26,11 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from index.catalog import CATALOG_NAME
+from index.store import Generation
 from qa.errors import IndexBusyError, IndexCorruptError, IndexMissingError, IndexReadOnlyError
 
 if TYPE_CHECKING:
@@ -40,23 +40,6 @@ CURRENT = "CURRENT"
 LOCK = ".build.lock"
 PROGRESS = ".build.progress"
 _NAME = re.compile(r"g\d{6}")
-
-
-@dataclass(frozen=True)
-class Generation:
-    """One generation of the index: a folder, and the collection that holds its vectors."""
-
-    name: str
-    folder: Path
-    collection: str
-
-    @property
-    def catalog_path(self) -> Path:
-        return self.folder / CATALOG_NAME
-
-    @property
-    def chroma_path(self) -> Path:
-        return self.folder / "chroma"
 
 
 class Layout:

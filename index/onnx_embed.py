@@ -10,18 +10,14 @@ manifest: an index is built and queried with one of the two, never both.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
 from qa.errors import EmbeddingModelError
-
-if TYPE_CHECKING:
-    from index.embed import ModelInfo
 
 ONNX_ID = "all-MiniLM-L6-v2-int8-onnx"
 BATCH = 32
@@ -38,15 +34,6 @@ def onnx_model_file() -> Path:
             "or set QA_EMBEDDING_RUNTIME=torch"
         )
     return Path(spec.origin).parent / "model.onnx"
-
-
-def onnx_model_info(tokenizer_dir: Path) -> ModelInfo:
-    from index.embed import ModelInfo
-
-    model = onnx_model_file()
-    fingerprint = hashlib.sha256(f"{model.stat().st_size}".encode())
-    fingerprint.update((tokenizer_dir / "tokenizer.json").read_bytes())
-    return ModelInfo(id=f"{ONNX_ID}@{fingerprint.hexdigest()[:12]}", dimension=384)
 
 
 class OnnxEmbeddings(Embeddings):

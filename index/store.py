@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from index.catalog import CATALOG_NAME
 from index.chunk import CHUNKER_VERSION
 from index.manifest import ChunkingRecord
 from qa.errors import IndexCorruptError, IndexWriteError, QAError
@@ -23,11 +25,27 @@ if TYPE_CHECKING:
     from langchain_chroma import Chroma
     from langchain_core.embeddings import Embeddings
 
-    from index.generations import Generation
     from qa.settings import Settings
 
 # Cosine distance: with normalised embeddings, relevance = 1 - distance is the cosine similarity.
 COLLECTION_CONFIGURATION: dict[str, Any] = {"hnsw": {"space": "cosine"}}
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One generation of the index: a folder, and the collection that holds its vectors."""
+
+    name: str
+    folder: Path
+    collection: str
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.folder / CATALOG_NAME
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.folder / "chroma"
 
 
 def chunking_record(settings: Settings) -> ChunkingRecord:

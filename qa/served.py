@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from langchain_chroma import Chroma
 
     from index.catalog import Catalog
-    from index.generations import Generation
     from index.metadata import DocumentMetadata
+    from index.store import Generation
     from qa.retrieve import Retriever
     from qa.settings import Settings
 
