@@ -29,8 +29,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from qa.display import visible
-from qa.errors import QAError
+from core.display import visible
+from core.errors import QAError
 from ui.chat import Chat
 from ui.document_view import add_document_route, highlight, render_document, resolve_source
 from ui.layout import CSS, build_ui, head
@@ -133,8 +133,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import uvicorn
 
+    from core.settings import Settings
     from qa.pipeline import Pipeline
-    from qa.settings import Settings
 
     try:
         settings = Settings.load()

@@ -6,9 +6,9 @@ import argparse
 import logging
 import sys
 
-from qa.display import visible
-from qa.errors import QAError
-from qa.settings import Settings
+from core.display import visible
+from core.errors import QAError
+from core.settings import Settings
 
 
 def _build(settings: Settings, rebuild: bool, wait: bool) -> int:

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from core.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError, QAError
+from core.lexical import terms
 from index.catalog import Catalog, text_key
 from index.chunk import Chunk, chunk_document
 from index.embed import embedder, embedder_info
@@ -50,13 +52,11 @@ from index.store import (
     release,
     vector_store,
 )
-from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError, QAError
-from qa.lexical import terms
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
-    from qa.settings import Settings
+    from core.settings import Settings
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]  # (texts embedded so far, texts to embed, document)

@@ -7,7 +7,7 @@ whole or computed from the corpus when a process starts or a question comes in:
 - ``documents``: per document its exact text as indexed, content hash, metadata and chunk count;
   updated one row per document (no file rewritten whole);
 - ``chunks``, ``postings`` and ``vocabulary``: an inverted index of the chunks' content words
-  (``qa.lexical.terms``) for BM25, each term's postings kept in order of their term-frequency
+  (``core.lexical.terms``) for BM25, each term's postings kept in order of their term-frequency
   weight, so that a search reads at most ``POSTINGS_READ`` postings per question term and scores
   those chunks exactly: its cost does not grow with the corpus (see :meth:`Catalog.search`);
 - ``words``: every folded word start of the documents, with how many documents have it, for
@@ -39,9 +39,9 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from core.errors import IndexCorruptError
+from core.lexical import fold
 from index.metadata import DocumentMetadata
-from qa.errors import IndexCorruptError
-from qa.lexical import fold
 
 CATALOG_NAME = "catalog.sqlite3"
 SCHEMA = """

@@ -397,7 +397,7 @@ KEYWORDS = 5  # how many of a document's most frequent content words keyword_sha
 def keyword_share(text: str, regions: list[tuple[int, int]]) -> float:
     """How much of the kept text of ``text`` its ``KEYWORDS`` most frequent content words take up
     beyond their first use: their repeats, as a share of all its content words (stemmed, stop
-    words dropped: ``qa.lexical.terms``). Articles measure 0.05-0.15 (the seeds, the SQuAD
+    words dropped: ``core.lexical.terms``). Articles measure 0.05-0.15 (the seeds, the SQuAD
     articles, 5 MB of recombined seed sentences); a page stuffed with a question's words 0.9; a
     short text with no word repeated, 0.
 
@@ -408,7 +408,7 @@ def keyword_share(text: str, regions: list[tuple[int, int]]) -> float:
     """
     from collections import Counter
 
-    from qa.lexical import terms
+    from core.lexical import terms
 
     words = [word for start, end in regions for word in terms(text[start:end])]
     repeats = sum(count - 1 for _, count in Counter(words).most_common(KEYWORDS))

@@ -24,7 +24,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qa.errors import (
+from core.errors import (
     EmptyUploadError,
     NotRemovableError,
     UnsupportedUploadError,
@@ -62,7 +62,7 @@ def safe_name(name: str) -> str:
 
 def convert(name: str, data: bytes, max_bytes: int) -> Converted:
     """The seed an uploaded file ``name`` with content ``data`` becomes; raises a named
-    :class:`~qa.errors.UploadError` saying what to do when it cannot."""
+    :class:`~core.errors.UploadError` saying what to do when it cannot."""
     if len(data) > max_bytes:
         raise UploadTooLargeError(
             f"{name}: {len(data):,} bytes, over the {max_bytes:,} allowed (QA_MAX_UPLOAD_BYTES); "

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa.errors import EmbeddingModelError
+from core.errors import EmbeddingModelError
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
     from langchain_huggingface import HuggingFaceEmbeddings
 
-    from qa.settings import Settings
+    from core.settings import Settings
 
 
 @dataclass(frozen=True)

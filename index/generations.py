@@ -29,12 +29,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.errors import IndexBusyError, IndexCorruptError, IndexMissingError, IndexReadOnlyError
 from index.catalog import CATALOG_NAME
 from index.store import Generation
-from qa.errors import IndexBusyError, IndexCorruptError, IndexMissingError, IndexReadOnlyError
 
 if TYPE_CHECKING:
-    from qa.settings import Settings
+    from core.settings import Settings
 
 CURRENT = "CURRENT"
 LOCK = ".build.lock"

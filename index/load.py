@@ -15,11 +15,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.display import CONTROLS
+from core.errors import NoSeedsError, SeedError
 from index.clean import kept_regions, keyword_share
 from index.injection import scan
 from index.metadata import DocumentMetadata, apply_sidecar, extract_metadata
-from qa.display import CONTROLS
-from qa.errors import NoSeedsError, SeedError
 
 log = logging.getLogger(__name__)
 SEED_SUFFIXES = (".txt", ".md")

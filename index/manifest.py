@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from qa.errors import IndexCorruptError, IndexMismatchError
+from core.errors import IndexCorruptError, IndexMismatchError
 
 if TYPE_CHECKING:
     from index.catalog import Catalog

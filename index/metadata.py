@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from qa.errors import SeedError
+from core.errors import SeedError
 
 FIELDS = ("title", "author", "publisher", "date", "url")
 MAX_TITLE_CHARS = 200

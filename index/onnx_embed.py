@@ -17,7 +17,7 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
-from qa.errors import EmbeddingModelError
+from core.errors import EmbeddingModelError
 
 ONNX_ID = "all-MiniLM-L6-v2-int8-onnx"
 BATCH = 32

@@ -21,10 +21,10 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa.errors import IndexCorruptError
+from core.errors import IndexCorruptError
 
 if TYPE_CHECKING:
-    from qa.settings import Settings
+    from core.settings import Settings
 
 PART = 256 * 1024
 PARTS_PER_CALL = 8

@@ -15,17 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.errors import IndexCorruptError, IndexWriteError, QAError
 from index.catalog import CATALOG_NAME
 from index.chunk import CHUNKER_VERSION
 from index.manifest import ChunkingRecord
-from qa.errors import IndexCorruptError, IndexWriteError, QAError
 
 if TYPE_CHECKING:
     import chromadb
     from langchain_chroma import Chroma
     from langchain_core.embeddings import Embeddings
 
-    from qa.settings import Settings
+    from core.settings import Settings
 
 # Cosine distance: with normalised embeddings, relevance = 1 - distance is the cosine similarity.
 COLLECTION_CONFIGURATION: dict[str, Any] = {"hnsw": {"space": "cosine"}}

@@ -14,9 +14,9 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from qa.errors import QAError
+from core.errors import QAError
+from core.settings import Settings
 from qa.schema import Answer, AnswerSentence, Citation, Passage
-from qa.settings import Settings
 
 if TYPE_CHECKING:
     from qa.followup import History

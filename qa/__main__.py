@@ -4,7 +4,7 @@ Prints the answer and a numbered source list (title, file, URL, the quoted sente
 score); ``--json`` prints ``Answer.to_dict()``. ``--stream`` prints the answer as it is written,
 then the verified answer (markers renumbered, unsupported sentences removed or marked) with its
 sources. Bad input and every other error print one line (``error: …``) and exit 1; control
-characters from a document never reach the terminal raw (:mod:`qa.display`); an LLM failure prints its message and the extractive
+characters from a document never reach the terminal raw (:mod:`core.display`); an LLM failure prints its message and the extractive
 answer. ``python -m qa eval …`` runs the evaluation (see ``python -m qa.eval --help``).
 """
 
@@ -18,10 +18,10 @@ import sys
 import textwrap
 from collections.abc import Iterator
 
-from qa.display import visible
-from qa.errors import QAError
+from core.display import visible
+from core.errors import QAError
+from core.settings import Settings
 from qa.schema import Answer, AnswerEvent, NoticeEvent, TokenEvent
-from qa.settings import Settings
 
 
 def format_answer(answer: Answer, width: int = 100) -> str:

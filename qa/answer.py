@@ -17,9 +17,9 @@ from qa.schema import Answer, AnswerSentence, Citation, Passage
 from qa.verify import SupportJudge, sentence_support
 
 if TYPE_CHECKING:
+    from core.settings import Settings
     from index.metadata import DocumentMetadata
     from qa.followup import Resolved
-    from qa.settings import Settings
 
 REFUSAL = "The sources do not say."
 

@@ -26,7 +26,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import ConfigDict
 
-from qa.errors import InvalidQuestionError
+from core.errors import InvalidQuestionError
 from qa.schema import Answer, AnswerEvent, StreamEvent
 
 if TYPE_CHECKING:

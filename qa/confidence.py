@@ -30,18 +30,19 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.errors import QAError
+from core.lexical import NEGATION, fold, names, numbers, terms
+from core.settings import PACKAGED_ANSWERABILITY_MODEL
 from qa.answer import Assessment
-from qa.errors import QAError
-from qa.lexical import NEGATION, fold, names, numbers, terms
 
 if TYPE_CHECKING:
+    from core.settings import Settings
     from qa.answer import Library
     from qa.extractive.candidates import Candidate
     from qa.followup import Resolved
     from qa.schema import Passage
-    from qa.settings import Settings
 
-DEFAULT_MODEL = Path(__file__).parent / "models" / "answerability.json"
+DEFAULT_MODEL = PACKAGED_ANSWERABILITY_MODEL
 
 
 class ModelFileError(QAError):

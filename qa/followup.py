@@ -23,7 +23,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from qa.lexical import STOPWORDS, terms
+from core.lexical import STOPWORDS, terms
 
 History = Sequence[tuple[str, str]]
 MIN_STANDALONE_TERMS = 2  # content words a question needs of its own ("Who founded Warsaw?")

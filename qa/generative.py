@@ -22,12 +22,12 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from core.lexical import terms
 from index.injection import addressed_in
 from index.sentences import split_sentences
 from index.texts import line_sentences
 from qa.answer import Drafted, DraftSentence, Library, Refusal, Span
 from qa.followup import History, Resolved
-from qa.lexical import terms
 from qa.llm import LLM
 from qa.prompts import Prompt
 from qa.schema import Passage

@@ -1,5 +1,5 @@
 """LLM backends: a LangChain chat model chosen by ``Settings.llm``, wrapped so that every failure
-becomes one of the project's :class:`~qa.errors.LLMError` subclasses.
+becomes one of the project's :class:`~core.errors.LLMError` subclasses.
 
 Backends (the ``llm`` extra: ``pip install -e ".[llm]"``):
 
@@ -37,8 +37,8 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa.errors import LLMContextError, LLMError, LLMTimeoutError, LLMUnavailableError
-from qa.settings import Settings
+from core.errors import LLMContextError, LLMError, LLMTimeoutError, LLMUnavailableError
+from core.settings import Settings
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

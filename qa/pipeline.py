@@ -27,9 +27,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from qa import registry
-from qa.answer import AnswerBuilder, Answerer, Assessment, DraftSentence, Refusal
-from qa.errors import (
+from core.errors import (
     IndexBusyError,
     IndexCorruptError,
     IndexMismatchError,
@@ -40,6 +38,9 @@ from qa.errors import (
     QAError,
     UnknownSourceError,
 )
+from core.settings import RetrievalMode, Settings
+from qa import registry
+from qa.answer import AnswerBuilder, Answerer, Assessment, DraftSentence, Refusal
 from qa.extractive.answerer import ExtractiveAnswerer
 from qa.followup import History, Resolved, resolve
 from qa.request import Request, parse_request
@@ -53,7 +54,6 @@ from qa.schema import (
     TokenEvent,
 )
 from qa.served import ServedIndex, VectorCache
-from qa.settings import RetrievalMode, Settings
 from qa.verify import SupportJudge
 
 if TYPE_CHECKING:
@@ -521,7 +521,7 @@ class Pipeline:
         """Answer ``question`` from the sources, with citations; ``history`` holds earlier turns
         as ``(role, text)`` pairs, role ``"user"`` or ``"assistant"``. Options: ``top_k``,
         ``sources`` (document names), ``answerer``, ``mode``; bad input raises an
-        :class:`~qa.errors.InvalidRequestError` naming the field (see :mod:`qa.request`)."""
+        :class:`~core.errors.InvalidRequestError` naming the field (see :mod:`qa.request`)."""
         for event in self.stream(question, history, **options):
             if isinstance(event, AnswerEvent):
                 return event.answer

@@ -11,7 +11,7 @@ match the declaration exactly, so a prompt and the code that fills it cannot dri
     >>> prompt.messages(nom="Kim")
     Traceback (most recent call last):
     ...
-    qa.errors.PromptError: Prompt 'demo' takes ['name'], was given ['nom']
+    core.errors.PromptError: Prompt 'demo' takes ['name'], was given ['nom']
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from qa.errors import PromptError
-from qa.settings import PROJECT_ROOT
+from core.errors import PromptError
+from core.settings import PROJECT_ROOT
 
 PROMPTS_DIR = PROJECT_ROOT / "prompts"
 

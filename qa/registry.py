@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from importlib.util import find_spec
 from typing import TYPE_CHECKING
 
-from qa.errors import InvalidQuestionError, LLMUnavailableError, UnknownJudgeError
-from qa.settings import Settings
+from core.errors import InvalidQuestionError, LLMUnavailableError, UnknownJudgeError
+from core.settings import Settings
 
 if TYPE_CHECKING:
     from qa.answer import Answerer

@@ -1,7 +1,7 @@
 """What a question asks for, checked once for every entry point: the Python API, the CLI, the
 chat and ``/ask`` all build a :class:`Request` through :func:`parse_request` before anything runs.
 
-Each violation raises a named :class:`~qa.errors.InvalidRequestError` whose ``field`` says what to
+Each violation raises a named :class:`~core.errors.InvalidRequestError` whose ``field`` says what to
 change and whose message says how; nothing reaches the index or a model unchecked.
 
     >>> parse_request(" Who reported  12,000 troops?\\n", [("user", "Hi"), ["assistant", "Hello"]],
@@ -10,7 +10,7 @@ change and whose message says how; nothing reaches the index or a model unchecke
     >>> parse_request("\\x1b[31mred", max_question_chars=2000, answerers=["extractive"])
     Traceback (most recent call last):
     ...
-    qa.errors.InvalidQuestionError: The question holds the control character U+001B (ESC) at character 1: remove it
+    core.errors.InvalidQuestionError: The question holds the control character U+001B (ESC) at character 1: remove it
 
 What is checked (README, "Bad input"):
 
@@ -34,9 +34,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, get_args
 
-from qa.display import CONTROLS
-from qa.errors import InvalidHistoryError, InvalidOptionError, InvalidQuestionError, InvalidRequestError
-from qa.settings import RetrievalMode
+from core.display import CONTROLS
+from core.errors import InvalidHistoryError, InvalidOptionError, InvalidQuestionError, InvalidRequestError
+from core.settings import RetrievalMode
 
 MAX_TOP_K = 50  # passages one question may ask for (Settings.top_k has the same bound)
 MAX_SOURCES = 1000  # document names one question may restrict the search to

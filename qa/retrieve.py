@@ -20,16 +20,16 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable
 from pydantic import ConfigDict
 
+from core.errors import QAError
+from core.lexical import terms
 from index.store import chroma_error, is_chroma_failure
-from qa.errors import QAError
-from qa.lexical import terms
 from qa.schema import Passage
 
 if TYPE_CHECKING:
     from langchain_chroma import Chroma
 
+    from core.settings import RetrievalMode, Settings
     from index.catalog import Catalog
-    from qa.settings import RetrievalMode, Settings
 
 
 class DenseRetriever(BaseRetriever):
@@ -65,7 +65,7 @@ class DenseRetriever(BaseRetriever):
 
 
 class LexicalRetriever(BaseRetriever):
-    """BM25 over the chunks' content words (``qa.lexical.terms``, folded and stemmed), from the
+    """BM25 over the chunks' content words (``core.lexical.terms``, folded and stemmed), from the
     generation's persisted FTS5 index (``index.catalog``): its cost follows the postings of the
     question's terms, not the size of the corpus, and nothing is built when a process starts.
     Each document's ``metadata['bm25_score']`` is its BM25 score."""

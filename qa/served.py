@@ -16,16 +16,16 @@ from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from qa.errors import UnknownSourceError
+from core.errors import UnknownSourceError
 
 if TYPE_CHECKING:
     from langchain_chroma import Chroma
 
+    from core.settings import Settings
     from index.catalog import Catalog
     from index.metadata import DocumentMetadata
     from index.store import Generation
     from qa.retrieve import Retriever
-    from qa.settings import Settings
 
 Vector = Sequence[float]
 
@@ -140,8 +140,8 @@ class ServedIndex:
             if self._described is None:
                 import numpy as np
 
+                from core.lexical import terms
                 from index.texts import describe
-                from qa.lexical import terms
 
                 rows = [row for row in self.catalog.records() if row[0] not in self.left_out]
                 sources = [source for source, *_ in rows]

@@ -38,9 +38,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core.settings import PROJECT_ROOT, Settings
 from qa.confidence import DEFAULT_MODEL, AnswerabilityModel, Calibration
 from qa.eval.metrics import ece
-from qa.settings import PROJECT_ROOT, Settings
 
 SQUAD = PROJECT_ROOT / "tests" / "data" / "squad2"
 OWN = PROJECT_ROOT / "tests" / "data" / "dev_questions.jsonl"

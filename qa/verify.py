@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from qa.lexical import MONTHS, fold, names, negated, numbers, terms
+from core.lexical import MONTHS, fold, names, negated, numbers, terms
 
 if TYPE_CHECKING:
     from qa.llm import LLM

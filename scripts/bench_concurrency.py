@@ -51,9 +51,9 @@ def serve_app(pipeline: object) -> tuple[str, object]:
 
 
 def measure(via: str, sessions: int, questions: int) -> dict[str, object]:
+    from core.settings import Settings
     from qa.eval.sessions import chat_asker, compare, make_conversations, pipeline_asker, run
     from qa.pipeline import Pipeline
-    from qa.settings import Settings
 
     pipeline = Pipeline(Settings.load())
     pipeline.load()

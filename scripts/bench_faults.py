@@ -146,8 +146,8 @@ class Clients:
 @contextlib.contextmanager
 def app_on(data: Path, seeds: Path, **overrides: Any) -> Iterator[tuple[str, Any]]:
     """The app over ``seeds``, its index and chat database in ``data``: ``(url, pipeline)``."""
+    from core.settings import Settings
     from qa.pipeline import Pipeline
-    from qa.settings import Settings
 
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]

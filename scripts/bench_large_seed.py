@@ -48,9 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import app
+    from core.settings import Settings
     from index.synthetic import write_large_seed
     from qa.pipeline import Pipeline
-    from qa.settings import Settings
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)

@@ -203,9 +203,9 @@ def folder_size(path: Path) -> int:
 
 
 def bench_corpus(chunks: int, stand_in: bool, keep: bool) -> None:
+    from core.settings import Settings
     from index.build import build_index
     from index.synthetic import write_corpus
-    from qa.settings import Settings
 
     name = f"{chunks // 1000}k" + ("-stand-in" if stand_in else "")
     seeds = WORK / f"seeds-{chunks // 1000}k"
@@ -264,8 +264,8 @@ def probe_in_new_process(seeds: Path, index_dir: Path) -> dict[str, object]:
 def probe(seeds: Path, index_dir: Path) -> None:
     """In a new process: start to first answer, then query latency and peak memory."""
     started = time.perf_counter()
+    from core.settings import Settings
     from qa.pipeline import Pipeline
-    from qa.settings import Settings
 
     settings = Settings(seeds_dir=seeds, index_dir=index_dir, auto_build=False, _env_file=None)  # type: ignore[call-arg]
     pipeline = Pipeline(settings)

@@ -46,9 +46,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.lexical import terms
+from core.settings import PROJECT_ROOT
 from qa.followup import resolve
-from qa.lexical import terms
-from qa.settings import PROJECT_ROOT
 
 LABELLED = PROJECT_ROOT / "tests/data/followups.jsonl"
 DEV_QUESTIONS = PROJECT_ROOT / "tests/data/dev_questions.jsonl"

@@ -17,10 +17,10 @@ import itertools
 import os
 from pathlib import Path
 
+from core.settings import PROJECT_ROOT, Settings
 from qa.eval.questions import load_questions
 from qa.eval.runner import mean_recall_at
 from qa.pipeline import Pipeline
-from qa.settings import PROJECT_ROOT, Settings
 
 
 def main() -> None:

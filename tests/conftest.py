@@ -1,5 +1,11 @@
 """Shared fixtures: one real index of the project's seeds, built once per test session in a
-temporary folder with the real packaged embedding model, and a pipeline over it."""
+temporary folder with the real packaged embedding model, and a pipeline over it.
+
+The fast tier (``pytest -m fast``): every test not marked ``slow``, ``browser``, ``server`` or
+``llm`` and using none of the model fixtures below is marked ``fast``, and runs with the
+embedding model taken away (:func:`_no_models_in_fast_tests`), so a fast test that loads it
+fails instead of passing slowly.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +22,36 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["ANONYMIZED_TELEMETRY"] = "False"
 
-from qa.settings import PROJECT_ROOT, Settings  # noqa: E402
+from core.settings import PROJECT_ROOT, Settings  # noqa: E402
 
 SEEDS = PROJECT_ROOT / "seeds"
+MODEL_FIXTURES = {"embeddings", "seeds_settings", "pipeline"}
+HEAVY = {"slow", "browser", "server", "llm"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test using a model fixture is ``slow``; one in no heavy tier is ``fast``."""
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+        elif not HEAVY & {m.name for m in item.iter_markers()}:
+            item.add_marker(pytest.mark.fast)
+
+
+@pytest.fixture(autouse=True)
+def _no_models_in_fast_tests(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a fast test the embedding model cannot be found: looking for its folder fails the test."""
+    if request.node.get_closest_marker("fast") is None:
+        return
+
+    def no_model() -> Path:
+        raise AssertionError("a fast test looked for the embedding model: mark it slow")
+
+    import core.settings
+
+    monkeypatch.setattr(core.settings, "packaged_model_dir", no_model)
+
+
 DATA = Path(__file__).parent / "data"
 
 

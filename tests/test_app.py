@@ -615,7 +615,7 @@ def test_chat_shows_the_fallback_notice_and_discards_what_was_streamed(scripted)
 
 
 def test_chat_shows_an_llm_failure_and_the_extractive_answer(scripted) -> None:
-    from qa.errors import LLMError
+    from core.errors import LLMError
 
     chat, fake = scripted
     fake.script = [" Ukrainian", " intel", LLMError("The model server at http://127.0.0.1:9 is down")]
@@ -631,7 +631,7 @@ def test_chat_shows_an_llm_failure_and_the_extractive_answer(scripted) -> None:
 
 
 def test_chat_shows_an_error_raised_mid_stream(scripted) -> None:
-    from qa.errors import QAError
+    from core.errors import QAError
 
     chat, fake = scripted
     fake.script = [" Ukrainian", " intel", QAError("The index changed while answering; ask again")]

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 import app
-from qa.errors import InvalidRequestError
-from qa.settings import PROJECT_ROOT
+from core.errors import InvalidRequestError
+from core.settings import PROJECT_ROOT
 from tests.test_app import serve
 
 UNSET = object()  # a value an entry point cannot express (argv is text; the CLI has no history)

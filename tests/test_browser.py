@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [

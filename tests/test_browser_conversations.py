@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 from tests.test_browser import (  # noqa: F401 - browser is a fixture
     ANSWER_TIMEOUT,
     CITED,

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import index.catalog as catalog_module
+from core.lexical import terms
 from index.catalog import Catalog, bm25_idf, tf_weight
 from index.metadata import DocumentMetadata
-from qa.lexical import terms
 
 WORDS = [
     "troops",

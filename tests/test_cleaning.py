@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from core.errors import SeedError
 from index.chunk import chunk_document, pack_sentences
 from index.clean import MAX_NOTICE_CHARS, boilerplate, kept_regions, line_rule
 from index.load import load_seeds, read_seed
 from index.metadata import apply_sidecar, extract_metadata
 from index.sentences import split_sentences
-from qa.errors import SeedError
 from tests.conftest import DATA, SEEDS
 
 PAGE = """Troops Head East

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from core.lexical import fold
+from core.settings import Settings
 from index.metadata import DocumentMetadata
 from qa.answer import Span
 from qa.confidence import (
@@ -25,9 +27,7 @@ from qa.eval.metrics import ece, reliability
 from qa.extractive.candidates import Candidate
 from qa.extractive.question import about_a_document, metadata_field, values
 from qa.followup import Resolved
-from qa.lexical import fold
 from qa.schema import Passage
-from qa.settings import Settings
 
 
 class Corpus:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import PROJECT_ROOT, Settings
 from qa.eval.__main__ import main
 from qa.llm import local_available
-from qa.settings import PROJECT_ROOT, Settings
 from tests.conftest import DATA
 
 SMALL = DATA / "eval_small.jsonl"

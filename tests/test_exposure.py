@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 import app
-from qa.errors import CredentialsError, UnprotectedBindError
-from qa.settings import PROJECT_ROOT, Settings
+from core.errors import CredentialsError, UnprotectedBindError
+from core.settings import PROJECT_ROOT, Settings
 from tests.test_app import serve
 from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, free_port, stop, wait_until_serving
 from ui import exposure

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 import app
+from core.settings import PROJECT_ROOT
 from index.generations import Layout
 from qa.pipeline import Pipeline
-from qa.settings import PROJECT_ROOT
 from tests.test_app import get, serve
 from tests.test_bad_input import call
 
@@ -122,9 +122,9 @@ def test_every_sqlite_error_of_a_published_catalog_is_index_corrupt(make_setting
     heals; a catalog being built keeps SQLite's own (a full disk is reported by the build)."""
     import sqlite3
 
+    from core.errors import IndexCorruptError
     from index.build import build_index
     from index.catalog import Catalog
-    from qa.errors import IndexCorruptError
 
     settings = seeded(make_settings)
     build_index(settings, embeddings=embeddings)

@@ -14,8 +14,8 @@ from types import ModuleType
 
 import pytest
 
+from core.settings import PROJECT_ROOT
 from qa.followup import Resolved, leans_on_context, resolve
-from qa.settings import PROJECT_ROOT
 
 CONVERSATION = [
     ("user", "Who reported 12,000 troops?"),

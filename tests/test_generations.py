@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import IndexBusyError, IndexWriteError
+from core.settings import PROJECT_ROOT
 from index.build import build_index
 from index.catalog import Catalog
 from index.generations import Layout
-from qa.errors import IndexBusyError, IndexWriteError
 from qa.pipeline import Pipeline
-from qa.settings import PROJECT_ROOT
 from tests.conftest import index_cli
 
 pytestmark = pytest.mark.slow
@@ -91,7 +91,7 @@ SLOW_BUILD = """
 import sys, time
 from pathlib import Path
 from index.build import build_index
-from qa.settings import Settings
+from core.settings import Settings
 marks = Path(sys.argv[3])
 def progress(done, total, source):
     with marks.open("a") as f:
@@ -421,7 +421,7 @@ def test_an_index_damaged_while_served_is_healed_on_the_question(
     answer = pipeline.ask(TRUCKS)
     assert "40 trucks" in answer.text and answer.index_generation != first.index_generation
 
-    from qa.errors import IndexCorruptError
+    from core.errors import IndexCorruptError
 
     monkeypatch.setattr(pipeline.served().store, "similarity_search_with_score", panic)
     with pytest.raises(IndexCorruptError, match="PanicException"):  # nothing damaged on disk: reported

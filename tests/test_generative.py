@@ -14,13 +14,13 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from qa.errors import LLMUnavailableError, PromptError
+from core.errors import LLMUnavailableError, PromptError
+from core.settings import Settings
 from qa.generative import LLMAnswerer, LLMRewriter, SentenceCutter, cited_sentences, quote_passages
 from qa.llm import LLM, PackagedModel, assemble_packaged, parse_spec, translate
 from qa.pipeline import Pipeline
 from qa.prompts import PROMPTS_DIR, load_prompt
 from qa.schema import AnswerEvent, NoticeEvent, SentenceEvent, TokenEvent
-from qa.settings import Settings
 from qa.verify import LLMJudge, OverlapJudge
 
 EXAMPLE_QUOTE = "Ukrainian intelligence places the number at 12,000."

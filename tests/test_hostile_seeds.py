@@ -16,11 +16,11 @@ import sys
 import pytest
 
 import app
+from core.settings import PROJECT_ROOT
 from index.build import build_index
 from index.load import CONTROL
 from index.sentences import MAX_SENTENCE_CHARS
 from qa.pipeline import Pipeline
-from qa.settings import PROJECT_ROOT
 from tests.conftest import SEEDS, index_cli
 
 QUESTION = "Who reported 12,000 troops?"
@@ -109,7 +109,7 @@ def stuffed(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
 
 @pytest.mark.parametrize("max_keyword_share", [0.5, 1.0], ids=["default", "no-demotion"])
 def test_a_keyword_stuffed_page_does_not_displace_the_answer(stuffed, embeddings, max_keyword_share) -> None:  # type: ignore[no-untyped-def]
-    from qa.settings import Settings
+    from core.settings import Settings
 
     settings = Settings(
         seeds_dir=stuffed / "seeds",
@@ -156,8 +156,8 @@ def injected(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
 
 
 def test_instructions_to_the_software_are_never_the_answer(injected, embeddings) -> None:  # type: ignore[no-untyped-def]
+    from core.settings import Settings
     from index.injection import addressed
-    from qa.settings import Settings
 
     settings = Settings(seeds_dir=injected / "seeds", data_dir=injected / "data", _env_file=None)  # type: ignore[call-arg]
     pipeline = Pipeline(settings, embeddings=embeddings)
@@ -206,8 +206,8 @@ def test_instructions_to_the_software_are_never_the_answer(injected, embeddings)
 def test_a_planted_sentence_is_not_the_answer_even_when_its_document_is_not_demoted(
     injected, embeddings
 ) -> None:  # type: ignore[no-untyped-def]
+    from core.settings import Settings
     from index.injection import addressed
-    from qa.settings import Settings
 
     settings = Settings(
         seeds_dir=injected / "seeds",

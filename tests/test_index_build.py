@@ -6,17 +6,17 @@ import shutil
 
 import pytest
 
-from index.build import build_index
-from index.catalog import Catalog
-from index.generations import Layout
-from index.store import chroma_client
-from qa.errors import (
+from core.errors import (
     IndexCorruptError,
     IndexMismatchError,
     IndexMissingError,
     NoSeedsError,
     UnknownSourceError,
 )
+from index.build import build_index
+from index.catalog import Catalog
+from index.generations import Layout
+from index.store import chroma_client
 from qa.pipeline import Pipeline
 from tests.conftest import index_cli
 

@@ -22,11 +22,11 @@ import pytest
 from langchain_core.embeddings import Embeddings
 
 import app
+from core.settings import PROJECT_ROOT
 from index.build import build_index, publish_points
 from index.generations import Layout
 from index.synthetic import write_large_seed
 from qa.pipeline import Pipeline
-from qa.settings import PROJECT_ROOT
 from tests.conftest import SEEDS, index_cli
 
 pytestmark = pytest.mark.slow

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from index.convert import convert, is_upload, remove_upload, safe_name, save_upload
-from index.load import load_seeds
-from qa.errors import (
+from core.errors import (
     EmptyUploadError,
     NotRemovableError,
     UnsupportedUploadError,
     UploadError,
     UploadTooLargeError,
 )
+from index.convert import convert, is_upload, remove_upload, safe_name, save_upload
+from index.load import load_seeds
 
 ARTICLE_HTML = b"""<!doctype html><html><head><title>Harbour cranes return | Coastal Gazette</title>
 <meta name="author" content="Mira Solberg"><meta property="og:site_name" content="Coastal Gazette">

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
+from core.settings import Settings
 from qa.llm import assemble_packaged, local_available
 from qa.pipeline import Pipeline
 from qa.schema import Answer, SentenceEvent, TokenEvent
-from qa.settings import Settings
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
 

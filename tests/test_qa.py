@@ -10,11 +10,11 @@ import sys
 
 import pytest
 
-from qa.errors import InvalidHistoryError, InvalidQuestionError, UnknownSourceError
+from core.errors import InvalidHistoryError, InvalidQuestionError, UnknownSourceError
+from core.settings import PROJECT_ROOT
 from qa.eval.questions import load_questions
 from qa.eval.runner import mean_recall_at
 from qa.pipeline import Pipeline
-from qa.settings import PROJECT_ROOT
 from tests.conftest import DATA
 
 pytestmark = pytest.mark.slow

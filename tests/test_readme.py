@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import re
 
-from qa.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 
 def survives_table() -> list[str]:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import QAError
+from core.settings import Settings
 from index.build import build_index
-from qa.errors import QAError
 from qa.pipeline import Pipeline
-from qa.settings import Settings
 from tests.conftest import SEEDS
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]

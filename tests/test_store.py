@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.errors import ChatStoreError
-from qa.settings import PROJECT_ROOT
+from core.errors import ChatStoreError
+from core.settings import PROJECT_ROOT
 from ui.store import SCHEMA_VERSION, ChatStore
 
 ANSWER = {

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import app
-from qa.settings import Settings
+from core.settings import Settings
 from tests.conftest import SEEDS
 from tests.test_app import serve
 from tests.test_exposure import PASSWORD, USER, files_under, log_in, multipart, request

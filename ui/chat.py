@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from qa.display import visible
-from qa.errors import InvalidRequestError, QAError
+from core.display import visible
+from core.errors import InvalidRequestError, QAError
 from qa.schema import AnswerEvent
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from collections.abc import Collection
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from qa.display import visible
-from qa.errors import QAError, UnknownSourceError
+from core.display import visible
+from core.errors import QAError, UnknownSourceError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

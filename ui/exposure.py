@@ -44,13 +44,13 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa.errors import CredentialsError, UnprotectedBindError
+from core.errors import CredentialsError, UnprotectedBindError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from gradio.routes import App as GradioApp
 
-    from qa.settings import Settings
+    from core.settings import Settings
 
 log = logging.getLogger("app.exposure")
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import gradio as gr
 
-    from qa.settings import Settings
+    from core.settings import Settings
 
 from ui import conversations as convo  # conversations (ui/conversations.py)
 from ui.chat import Chat

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.errors import QAError, SeedError, UploadError
 from index.convert import UPLOAD_SUFFIXES, is_upload, remove_upload, save_upload
-from qa.errors import QAError, SeedError, UploadError
 from ui.render import escape_html
 from ui.sent import sent_file
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
+from core.display import visible
 from qa.answer import render_sentence
-from qa.display import visible
 from qa.schema import NoticeEvent, SentenceEvent, TokenEvent
 
 if TYPE_CHECKING:

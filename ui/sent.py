@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qa.errors import UploadError
+from core.errors import UploadError
 
 
 def upload_folder() -> Path:
@@ -25,10 +25,10 @@ def sent_file(path: str | Path, folder: Path | None = None) -> Path:
 
     >>> sent_file("/etc/passwd", Path("/tmp/gradio"))
     Traceback (most recent call last):
-    qa.errors.UploadError: passwd: not a file sent with this upload
+    core.errors.UploadError: passwd: not a file sent with this upload
     >>> sent_file("https://example.org/a.txt", Path("/tmp/gradio"))
     Traceback (most recent call last):
-    qa.errors.UploadError: a.txt: not a file sent with this upload
+    core.errors.UploadError: a.txt: not a file sent with this upload
     """
     given = Path(str(path))
     refused = UploadError(f"{given.name or str(path)}: not a file sent with this upload")

@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from qa.errors import IndexReadOnlyError, QAError
+from core.errors import IndexReadOnlyError, QAError
 
 if TYPE_CHECKING:
     from index.build import BuildReport

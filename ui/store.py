@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qa.errors import ChatStoreError
+from core.errors import ChatStoreError
 
 log = logging.getLogger(__name__)
 
@@ -392,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     if args.db is None:
-        from qa.settings import Settings
+        from core.settings import Settings
 
         args.db = Settings.load().resolved_chat_db
     if not args.db.exists():

@@ -19,7 +19,7 @@ from typing import Any
 
 import gradio as gr
 
-from qa.errors import UploadError
+from core.errors import UploadError
 from ui.sent import sent_file
 
 

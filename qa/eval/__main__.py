@@ -24,8 +24,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from qa.errors import QAError
-from qa.settings import Settings
+from core.errors import QAError
+from core.settings import Settings
 
 PROGRAM = "python -m qa.eval"
 

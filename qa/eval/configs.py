@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import ValidationError
 
-from qa.errors import QAError
+from core.errors import QAError
+from core.settings import Settings
 from qa.schema import Answer, Passage
-from qa.settings import Settings
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings

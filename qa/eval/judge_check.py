@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.settings import PROJECT_ROOT
 from qa.eval.metrics import Agreement, agreement
 from qa.eval.questions import SupportPair
-from qa.settings import PROJECT_ROOT
 from qa.verify import SupportJudge
 
 HELDOUT = "heldout"

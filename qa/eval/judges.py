@@ -7,10 +7,10 @@ embedding similarity, no LLM; ``llm``: a model that reads, when the ``llm`` extr
 
 from __future__ import annotations
 
-from qa.errors import UnknownJudgeError
+from core.errors import UnknownJudgeError
+from core.settings import Settings
 from qa.registry import JUDGES, Models, llm_configured
 from qa.registry import make_judge as _make
-from qa.settings import Settings
 from qa.verify import Embed, SupportJudge
 
 __all__ = ["DEFAULT_JUDGE", "JUDGES", "UnknownJudgeError", "make_judge", "strongest_judge"]

@@ -59,7 +59,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from qa.lexical import fold
+from core.lexical import fold
 from qa.verify import SupportJudge
 
 K_VALUES = (1, 3, 5, 10)
@@ -122,7 +122,7 @@ def answer_correct(
 
 
 def fold_space(text: str) -> str:
-    """Text folded for quote matching: :func:`qa.lexical.fold` and single spaces.
+    """Text folded for quote matching: :func:`core.lexical.fold` and single spaces.
 
     >>> fold_space("Biden’s  national\\nsecurity")
     "biden's national security"

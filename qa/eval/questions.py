@@ -23,7 +23,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from qa.errors import QAError
+from core.errors import QAError
 
 T = TypeVar("T", bound=BaseModel)
 

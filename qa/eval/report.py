@@ -24,9 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.settings import PROJECT_ROOT
 from qa.eval.runner import RunResult
 from qa.eval.summary import BY_KEY, METRICS, Metric, by_type, ratio
-from qa.settings import PROJECT_ROOT
 
 PLOTTED = (
     "recall@5",

@@ -28,12 +28,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from qa.errors import QAError
+from core.errors import QAError
+from core.settings import Settings
 from qa.eval import metrics
 from qa.eval.configs import Configuration, System, describe, open_system
 from qa.eval.questions import EvalQuestion
 from qa.schema import Answer
-from qa.settings import Settings
 from qa.verify import SupportJudge
 
 RETRIEVAL_DEPTH = max(metrics.K_VALUES)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qa.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 QUESTIONS = PROJECT_ROOT / "tests" / "data" / "dev_questions.jsonl"
 Ask = Callable[[int, str], str]  # (session number, question) -> the answer as the entry point shows it

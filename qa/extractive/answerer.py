@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from core.lexical import MONTHS, names, terms
+from core.settings import Settings
 from index.injection import addressed_in
 from index.texts import MIN_SENTENCE_WORDS, field_quote, line_sentences
 from qa.answer import Assessment, Draft, Drafted, DraftSentence, Library, Span
@@ -41,9 +43,7 @@ from qa.extractive.question import (
     values,
 )
 from qa.followup import Resolved
-from qa.lexical import MONTHS, names, terms
 from qa.schema import Passage
-from qa.settings import Settings
 
 
 class ExtractiveAnswerer:

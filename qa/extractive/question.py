@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
+from core.lexical import MONTHS, STOPWORDS, fold, names, numbers, stem, terms
 from qa.answer import Library
-from qa.lexical import MONTHS, STOPWORDS, fold, names, numbers, stem, terms
 
 _KINDS = {
     "who": re.compile(

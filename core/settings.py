@@ -16,6 +16,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# The answerability model shipped with the package (``python -m qa.train`` writes it).
+PACKAGED_ANSWERABILITY_MODEL = PROJECT_ROOT / "qa" / "models" / "answerability.json"
 
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
 JudgeName = Literal["auto", "overlap", "llm"]
@@ -270,7 +272,7 @@ class Settings(BaseSettings):
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
         """The settings from ``overrides``, the environment and ``.env``; a
-        :class:`~qa.errors.SettingsError` in one line naming the variable and what it may be,
+        :class:`~core.errors.SettingsError` in one line naming the variable and what it may be,
         where the constructor raises pydantic's many-line ``ValidationError``."""
         try:
             return cls(**overrides)
@@ -309,9 +311,7 @@ class Settings(BaseSettings):
     def resolved_answerability_model(self) -> Path:
         if self.answerability_model is not None:
             return self.answerability_model
-        from qa.confidence import DEFAULT_MODEL
-
-        return DEFAULT_MODEL
+        return PACKAGED_ANSWERABILITY_MODEL
 
     @property
     def resolved_models_dir(self) -> Path:
@@ -325,7 +325,7 @@ class Settings(BaseSettings):
 def settings_error(error: ValidationError, overrides: dict[str, Any] | None = None) -> Exception:
     """One line for a ``ValidationError`` of :class:`Settings`, e.g. ``QA_TOP_K='abc' is not
     valid: a whole number from 1 to 50``; several problems are joined with ``; ``."""
-    from qa.errors import SettingsError
+    from core.errors import SettingsError
 
     problems = []
     for item in error.errors():
