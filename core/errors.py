@@ -46,6 +46,10 @@ class InvalidOptionError(InvalidRequestError):
     """An option (``top_k``, ``mode``, ``answerer``, ``sources``) is of the wrong type or out of bounds."""
 
 
+class ModelFileError(QAError):
+    """The answerability model file is missing or not one this version can read."""
+
+
 class SettingsError(QAError, ValueError):
     """A setting (a ``QA_`` variable, ``.env`` or an argument) has a value it cannot take."""
 

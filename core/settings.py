@@ -19,6 +19,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The answerability model shipped with the package (``python -m qa.train`` writes it).
 PACKAGED_ANSWERABILITY_MODEL = PROJECT_ROOT / "qa" / "models" / "answerability.json"
 
+MAX_TOP_K = 50  # passages one question may ask for (a request's top_k has the same bound)
+
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
 JudgeName = Literal["auto", "overlap", "llm"]
 UnsupportedPolicy = Literal["drop", "mark"]
@@ -73,7 +75,7 @@ class Settings(BaseSettings):
 
     # --- retrieval
     retrieval_mode: RetrievalMode = "hybrid"
-    top_k: int = Field(default=6, ge=1, le=50)
+    top_k: int = Field(default=6, ge=1, le=MAX_TOP_K)
     fetch_k: int = Field(default=20, ge=1, le=200, description="Candidates each retriever returns")
     # Fusion weights and RRF constant chosen on the development split (README, "Retrieval").
     dense_weight: float = Field(default=0.7, ge=0)

@@ -34,6 +34,16 @@ class Assessment:
 
 
 @dataclass(frozen=True)
+class Described:
+    """What a question about the documents themselves is compared with: each document's name, the
+    vector of its description (row ``i`` of ``matrix``, a float32 array) and the description's terms."""
+
+    sources: list[str]
+    matrix: Any
+    terms: list[frozenset[str]]
+
+
+@dataclass(frozen=True)
 class Span:
     """An exact span of a source file: ``text[start:end]``."""
 
@@ -95,8 +105,8 @@ class Library(Protocol):
 
     def mentions(self, word: str) -> bool: ...
 
-    def described(self) -> tuple[list[str], list[str], Any, list[frozenset[str]]]:
-        """Every document's name, description, description vectors (a matrix) and terms."""
+    def described(self) -> Described:
+        """Every document's name, description vector and description terms (:class:`Described`)."""
         ...
 
 

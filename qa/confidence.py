@@ -30,7 +30,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.errors import QAError
+from core.errors import ModelFileError
 from core.lexical import NEGATION, fold, names, numbers, terms
 from core.settings import PACKAGED_ANSWERABILITY_MODEL
 from qa.answer import Assessment
@@ -43,10 +43,6 @@ if TYPE_CHECKING:
     from qa.schema import Passage
 
 DEFAULT_MODEL = PACKAGED_ANSWERABILITY_MODEL
-
-
-class ModelFileError(QAError):
-    """The answerability model file is missing or not one this version can read."""
 
 
 @dataclass(frozen=True)

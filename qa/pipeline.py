@@ -40,7 +40,7 @@ from core.errors import (
 )
 from core.settings import RetrievalMode, Settings
 from qa import registry
-from qa.answer import AnswerBuilder, Answerer, Assessment, DraftSentence, Refusal
+from qa.answer import AnswerBuilder, Answerer, Assessment, Described, DraftSentence, Refusal
 from qa.extractive.answerer import ExtractiveAnswerer
 from qa.followup import History, Resolved, resolve
 from qa.request import Request, parse_request
@@ -445,7 +445,7 @@ class Pipeline:
     def mentions(self, word: str) -> bool:
         return self._healing(lambda served: served.mentions(word))
 
-    def described(self) -> tuple[list[str], list[str], Any, list[frozenset[str]]]:
+    def described(self) -> Described:
         return self._healing(lambda served: served.described())
 
     @property

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from importlib.util import find_spec
 from typing import TYPE_CHECKING
 
-from core.errors import InvalidQuestionError, LLMUnavailableError, UnknownJudgeError
+from core.errors import InvalidOptionError, LLMUnavailableError, UnknownJudgeError
 from core.settings import Settings
 
 if TYPE_CHECKING:
@@ -130,8 +130,8 @@ def judge_name(settings: Settings, answerer: str) -> str:
 
 def make_answerer(name: str, settings: Settings, models: Models) -> Answerer:
     if name not in ANSWERERS:
-        raise InvalidQuestionError(
-            f"Unknown answerer {name!r}; available: {', '.join(available_answerers(settings))}"
+        raise InvalidOptionError(
+            f"Unknown answerer {name!r}; available: {', '.join(available_answerers(settings))}", "answerer"
         )
     return ANSWERERS[name](settings, models)
 

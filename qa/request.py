@@ -36,9 +36,8 @@ from typing import Any, get_args
 
 from core.display import CONTROLS
 from core.errors import InvalidHistoryError, InvalidOptionError, InvalidQuestionError, InvalidRequestError
-from core.settings import RetrievalMode
+from core.settings import MAX_TOP_K, RetrievalMode
 
-MAX_TOP_K = 50  # passages one question may ask for (Settings.top_k has the same bound)
 MAX_SOURCES = 1000  # document names one question may restrict the search to
 ROLES = ("user", "assistant")
 MODES: tuple[str, ...] = get_args(RetrievalMode)

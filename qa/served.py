@@ -14,9 +14,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from core.errors import UnknownSourceError
+from qa.answer import Described
 
 if TYPE_CHECKING:
     from langchain_chroma import Chroma
@@ -75,7 +76,7 @@ class ServedIndex:
         self._embed_texts = embed_texts
         self._idf: dict[str, float] = {}
         self._texts: OrderedDict[str, str] = OrderedDict()  # the last few documents read
-        self._described: tuple[list[str], list[str], Any, list[frozenset[str]]] | None = None
+        self._described: Described | None = None
         self._lock = threading.Lock()
         # Indexed seeds whose file changed and cannot be read (the build's record, ``index.load.left_out``):
         # their text here is no longer the file's, so answers leave them out.
@@ -133,7 +134,7 @@ class ServedIndex:
             raise UnknownSourceError(f"No document named {source!r} in the index")
         return metadata
 
-    def described(self) -> tuple[list[str], list[str], Any, list[frozenset[str]]]:
+    def described(self) -> Described:
         """Every document's name, description, description vector (one matrix) and description
         terms, read once per generation: a metadata question compares the question with them all."""
         with self._lock:
@@ -147,7 +148,7 @@ class ServedIndex:
                 sources = [source for source, *_ in rows]
                 texts = [describe(source, meta) for source, _, _, _, meta in rows]
                 matrix = np.asarray(self.embed(texts), dtype=np.float32).reshape(len(texts), -1)
-                self._described = (sources, texts, matrix, [frozenset(terms(t)) for t in texts])
+                self._described = Described(sources, matrix, [frozenset(terms(t)) for t in texts])
             return self._described
 
     def idf(self, term: str) -> float:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ModelFileError
 from core.lexical import fold
 from core.settings import Settings
 from index.metadata import DocumentMetadata
@@ -18,7 +19,6 @@ from qa.answer import Span
 from qa.confidence import (
     DEFAULT_MODEL,
     AnswerabilityModel,
-    ModelFileError,
     features,
     load_model,
     unknown_names,

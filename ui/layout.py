@@ -124,7 +124,7 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
     collapsed settings panel whose limits are shown (nothing is cut or clamped silently)."""
     import gradio as gr
 
-    from qa.request import MAX_TOP_K
+    from core.settings import MAX_TOP_K
 
     # Files sent to the upload route and never added by the upload event are deleted after a while.
     expire = (UPLOAD_SWEEP_SECONDS, UPLOAD_EXPIRE_SECONDS)

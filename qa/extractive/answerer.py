@@ -225,7 +225,8 @@ class ExtractiveAnswerer:
     def _metadata_answer(question: Resolved, field: str, passages: list[Passage], library: Library) -> Draft:
         import numpy as np
 
-        sources, _, matrix, described_terms = library.described()
+        described = library.described()
+        sources, matrix, described_terms = described.sources, described.matrix, described.terms
         cosines = (matrix @ np.asarray(library.embed([question.question])[0], dtype=np.float32)).tolist()
         asked = set(terms(question.question))
         votes: dict[str, float] = {}
