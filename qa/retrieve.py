@@ -1,7 +1,7 @@
 """Find the passages most likely to answer a question: dense (Chroma), BM25 (SQLite FTS5), or both fused.
 
-Hybrid retrieval runs both retrievers and fuses their rankings with LangChain's weighted reciprocal
-rank fusion (``EnsembleRetriever.weighted_reciprocal_rank``), then keeps at most
+Hybrid retrieval (:class:`HybridRetriever`, a LangChain ``BaseRetriever``) runs both retrievers
+and fuses their rankings once by weighted reciprocal rank fusion (:func:`fuse`), then keeps at most
 ``max_per_source`` passages from one article while passages from other articles are still in the
 fused list, so that one article cannot crowd out the rest. Passages of keyword-stuffed documents
 (a few words repeated over and over: ``index.clean.keyword_share``) and of documents that speak to
@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from langchain_core.runnables import Runnable
 from pydantic import ConfigDict
 
 from core.errors import QAError
@@ -109,8 +108,74 @@ def diversify(ranked: list[Document], k: int, max_per_source: int) -> list[Docum
     return chosen + held[: k - len(chosen)]
 
 
+def fuse(lists: list[list[Document]], weights: list[float], c: float) -> list[Document]:
+    """Weighted reciprocal rank fusion (as LangChain's ``EnsembleRetriever.weighted_reciprocal_rank``,
+    computed once): a document scores ``sum(weight / (rank + c))`` over the lists that hold it, ties
+    kept in the order first met. Each document's ``metadata['score']`` is its fused score and it
+    carries both retrievers' own scores, whichever list it came from.
+
+    >>> a, b = (Document(page_content=x, id=x, metadata={"id": x}) for x in "ab")
+    >>> [(d.page_content, round(d.metadata["score"], 4)) for d in fuse([[a, b], [b]], [0.5, 0.5], 60)]
+    [('b', 0.0162), ('a', 0.0082)]
+    """
+    fused: dict[str, Document] = {}
+    for weight, ranked in zip(weights, lists, strict=True):
+        for rank, document in enumerate(ranked, start=1):
+            key = document.metadata["id"]
+            kept = fused.setdefault(
+                key, document.model_copy(update={"metadata": {**document.metadata, "score": 0.0}})
+            )
+            kept.metadata["score"] += weight / (rank + c)
+            for name in ("dense_score", "bm25_score"):
+                if name in document.metadata:
+                    kept.metadata[name] = document.metadata[name]
+    return sorted(fused.values(), key=lambda document: document.metadata["score"], reverse=True)
+
+
+class HybridRetriever(BaseRetriever):
+    """The project's retrieval as one LangChain retriever: dense, BM25 or both fused
+    (:func:`fuse`), demoted documents last, at most ``max_per_source`` passages of one document
+    while others remain (hybrid). Each document's metadata holds its ``rank``, fused ``score``,
+    ``dense_score`` and ``bm25_score``."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    store: Any  # langchain_chroma.Chroma
+    catalog: Any  # index.catalog.Catalog
+    settings: Any  # core.settings.Settings
+    k: int
+    mode: str = "hybrid"
+    sources: list[str] | None = None
+    demoted: frozenset[str] = frozenset()
+    excluded: list[str] = []
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        settings, mode = self.settings, self.mode
+        fetch = max(settings.fetch_k, self.k)
+        used: list[tuple[BaseRetriever, float]] = []
+        if mode in ("hybrid", "dense"):
+            dense = DenseRetriever(store=self.store, k=fetch, sources=self.sources, excluded=self.excluded)
+            used.append((dense, settings.dense_weight if mode == "hybrid" else 1.0))
+        if mode in ("hybrid", "bm25"):
+            sparse = LexicalRetriever(
+                catalog=self.catalog, k=fetch, sources=self.sources, excluded=self.excluded
+            )
+            used.append((sparse, settings.bm25_weight if mode == "hybrid" else 1.0))
+        lists = [retriever.invoke(query) for retriever, _ in used]
+        fused = fuse(lists, [weight for _, weight in used], settings.rrf_c)
+        # A page that repeats the question's words, or tells the software what to answer, cannot
+        # outrank one that answers it.
+        if self.demoted:
+            fused.sort(key=lambda document: document.metadata["source"] in self.demoted)  # stable
+        chosen = diversify(fused, self.k, settings.max_per_source) if mode == "hybrid" else fused[: self.k]
+        for rank, document in enumerate(chosen, 1):
+            document.metadata["rank"] = rank
+        return chosen
+
+
 class Retriever:
-    """The project's retrieval, in one of three modes, returning ranked :class:`Passage` objects."""
+    """The project's retrieval over one generation, returning ranked :class:`Passage` objects."""
 
     def __init__(
         self,
@@ -138,51 +203,24 @@ class Retriever:
         mode: RetrievalMode | None = None,
     ) -> list[Passage]:
         """The ``top_k`` best passages for ``query``, optionally only from ``sources``."""
-        from langchain_classic.retrievers import EnsembleRetriever
-
-        settings = self.settings
-        k = top_k or settings.top_k
-        mode = mode or settings.retrieval_mode
-        fetch = max(settings.fetch_k, k)
-        excluded = sorted(self.excluded)
-        if sources is not None and excluded:
+        if sources is not None and self.excluded:
             sources = [s for s in sources if s not in self.excluded]
             if not sources:
                 return []
-        dense = DenseRetriever(store=self.store, k=fetch, sources=sources, excluded=excluded)
-        sparse = LexicalRetriever(catalog=self.catalog, k=fetch, sources=sources, excluded=excluded)
-        used: list[tuple[Runnable[str, list[Document]], float]] = []
-        if mode in ("hybrid", "dense"):
-            used.append((dense, settings.dense_weight if mode == "hybrid" else 1.0))
-        if mode in ("hybrid", "bm25"):
-            used.append((sparse, settings.bm25_weight if mode == "hybrid" else 1.0))
-        lists = [retriever.invoke(query) for retriever, _ in used]
-        weights = [weight for _, weight in used]
-        fusion = EnsembleRetriever(
-            retrievers=[retriever for retriever, _ in used], weights=weights, c=settings.rrf_c, id_key="id"
+        retriever = HybridRetriever(
+            store=self.store,
+            catalog=self.catalog,
+            settings=self.settings,
+            k=top_k or self.settings.top_k,
+            mode=mode or self.settings.retrieval_mode,
+            sources=sources,
+            demoted=self.demoted,
+            excluded=sorted(self.excluded),
         )
-        fused = fusion.weighted_reciprocal_rank(lists)
-        # A page that repeats the question's words, or tells the software what to answer, cannot
-        # outrank one that answers it.
-        if self.demoted:
-            fused.sort(key=lambda document: document.metadata["source"] in self.demoted)  # stable
-        # Fused scores and both retrievers' own scores, whichever list a document came from.
-        scores: dict[str, dict[str, float]] = {}
-        for weight, ranked in zip(weights, lists, strict=True):
-            for rank, document in enumerate(ranked, start=1):
-                entry = scores.setdefault(document.metadata["id"], {"rrf": 0.0})
-                entry["rrf"] += weight / (rank + settings.rrf_c)
-                for key in ("dense_score", "bm25_score"):
-                    if key in document.metadata:
-                        entry[key] = document.metadata[key]
-        chosen = diversify(fused, k, settings.max_per_source) if mode == "hybrid" else fused[:k]
-        return [
-            self._passage(document, rank, scores[document.metadata["id"]])
-            for rank, document in enumerate(chosen, 1)
-        ]
+        return [self._passage(document) for document in retriever.invoke(query)]
 
     @staticmethod
-    def _passage(document: Document, rank: int, scores: dict[str, float]) -> Passage:
+    def _passage(document: Document) -> Passage:
         meta = document.metadata
         return Passage(
             id=meta["id"],
@@ -192,8 +230,8 @@ class Retriever:
             text=document.page_content,
             start=int(meta["start"]),
             end=int(meta["end"]),
-            rank=rank,
-            score=scores["rrf"],
-            dense_score=scores.get("dense_score"),
-            bm25_score=scores.get("bm25_score"),
+            rank=meta["rank"],
+            score=meta["score"],
+            dense_score=meta.get("dense_score"),
+            bm25_score=meta.get("bm25_score"),
         )
