@@ -116,7 +116,7 @@ def fuse(lists: list[list[Document]], weights: list[float], c: float) -> list[Do
 
     >>> a, b = (Document(page_content=x, id=x, metadata={"id": x}) for x in "ab")
     >>> [(d.page_content, round(d.metadata["score"], 4)) for d in fuse([[a, b], [b]], [0.5, 0.5], 60)]
-    [('b', 0.0162), ('a', 0.0082)]
+    [('b', 0.0163), ('a', 0.0082)]
     """
     fused: dict[str, Document] = {}
     for weight, ranked in zip(weights, lists, strict=True):
