@@ -32,46 +32,15 @@ from typing import TYPE_CHECKING
 from core.display import visible
 from core.errors import QAError
 from ui.chat import Chat
-from ui.document_view import add_document_route, highlight, render_document, resolve_source
+from ui.document_view import add_document_route
 from ui.layout import CSS, build_ui, head
-from ui.render import (
-    DOC_ROUTE,
-    Pending,
-    doc_href,
-    esc,
-    link_markers,
-    render_answer,
-    render_notice,
-    render_pending,
-)
-from ui.status import IndexStatus, prepare_index, start_index
+from ui.render import DOC_ROUTE
+from ui.status import IndexStatus, start_index
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from qa.pipeline import Pipeline
-
-# The page's parts live in ui/ (status, render, document_view, chat, layout, exposure); their names
-# are kept here too, for the callers and tests that have used them from app.
-__all__ = [
-    "Chat",
-    "IndexStatus",
-    "Pending",
-    "build_ui",
-    "create_app",
-    "doc_href",
-    "esc",
-    "highlight",
-    "link_markers",
-    "main",
-    "prepare_index",
-    "render_answer",
-    "render_document",
-    "render_notice",
-    "render_pending",
-    "resolve_source",
-    "start_index",
-]
 
 log = logging.getLogger("app")
 

@@ -4,7 +4,7 @@
 
 Copies the project's five seeds and writes one large generated seed (``big.txt``: recombined seed
 sentences, ``index.synthetic``, plus one sentence found nowhere else) into a temporary folder,
-then does what the app does on a first start with no index: :func:`app.start_index` in the
+then does what the app does on a first start with no index: :func:`start_index` in the
 background and, at once, the question "Who reported 12,000 troops?" through ``Chat.ask`` (the
 ``/ask`` API). Prints the seconds from start to that answer, to the end of the build, and then
 to an answer from the large seed. Nothing is written outside the temporary folder.
@@ -30,6 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from ui.chat import Chat
+from ui.status import IndexStatus, start_index
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -47,7 +50,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mb", type=float, default=5.0, help="size of the large seed in MB (default 5)")
     args = parser.parse_args(argv)
 
-    import app
     from core.settings import Settings
     from index.synthetic import write_large_seed
     from qa.pipeline import Pipeline
@@ -61,10 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(seeds_dir=seeds, data_dir=root / "data", watch_seeds=0, _env_file=None)  # type: ignore[call-arg]
         pipeline = Pipeline(settings)
         pipeline.embeddings.embed_query("warm")  # the model loaded before the clock starts: same for both
-        status = app.IndexStatus()
-        chat = app.Chat(pipeline, status)
+        status = IndexStatus()
+        chat = Chat(pipeline, status)
         start = time.monotonic()
-        thread = app.start_index(pipeline, status)
+        thread = start_index(pipeline, status)
         answer = chat.ask(QUESTION)
         first = time.monotonic() - start
         print(f"first answer after {first:.1f} s: {answer['text'][:100]!r}", flush=True)

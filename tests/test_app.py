@@ -21,6 +21,11 @@ import pytest
 import app
 from index.metadata import DocumentMetadata
 from qa.schema import Answer, AnswerSentence, Citation, NoticeEvent, Passage, SentenceEvent, TokenEvent
+from ui.chat import Chat
+from ui.document_view import highlight, resolve_source
+from ui.layout import build_ui
+from ui.render import Pending, doc_href, esc, link_markers, render_answer, render_notice, render_pending
+from ui.status import IndexStatus, prepare_index
 
 QUESTION = "Who reported 12,000 troops?"
 CITED = "Ukrainian intelligence places the number at 12,000."
@@ -165,8 +170,8 @@ def test_resolve_source_accepts_only_plain_indexed_names(tmp_path: Path) -> None
     (tmp_path / "secret.txt").write_text("secret")
     (seeds / "link.txt").symlink_to(tmp_path / "secret.txt")
     known = {"a.txt", "sub/b.txt", "link.txt"}
-    assert app.resolve_source("a.txt", known, seeds) == "a.txt"
-    assert app.resolve_source("sub/b.txt", known, seeds) == "sub/b.txt"
+    assert resolve_source("a.txt", known, seeds) == "a.txt"
+    assert resolve_source("sub/b.txt", known, seeds) == "sub/b.txt"
     for name in [
         "",
         "..",
@@ -181,13 +186,13 @@ def test_resolve_source_accepts_only_plain_indexed_names(tmp_path: Path) -> None
         "link.txt",
         str(seeds / "a.txt"),
     ]:
-        assert app.resolve_source(name, known, seeds) is None, name
+        assert resolve_source(name, known, seeds) is None, name
 
 
 def test_highlight_escapes_and_marks_exactly_the_span() -> None:
-    assert app.highlight("x <i>y</i> z", 2, 10) == 'x <mark id="cited">&lt;i&gt;y&lt;/i&gt;</mark> z'
-    assert app.highlight("a & b", None, None) == "a &amp; b"
-    assert app.highlight("abc", 2, 1) == "abc"
+    assert highlight("x <i>y</i> z", 2, 10) == 'x <mark id="cited">&lt;i&gt;y&lt;/i&gt;</mark> z'
+    assert highlight("a & b", None, None) == "a &amp; b"
+    assert highlight("abc", 2, 1) == "abc"
 
 
 # --- rendering answers
@@ -221,7 +226,7 @@ def passage(rank: int, text: str = "Some <passage> text.") -> Passage:
 
 
 def test_markers_become_links_to_the_cited_span() -> None:
-    html = app.link_markers("Ukrainian <intelligence> says 12,000 [1]. Unknown [7].", [CITATION])
+    html = link_markers("Ukrainian <intelligence> says 12,000 [1]. Unknown [7].", [CITATION])
     assert html.startswith("Ukrainian &lt;intelligence&gt; says 12,000 <a ")
     assert f'href="doc/{SOURCE}?start=673&amp;end=724#cited"' in html
     assert 'target="_blank"' in html and "</span></span></a>." in html
@@ -229,15 +234,15 @@ def test_markers_become_links_to_the_cited_span() -> None:
 
 
 def test_doc_href_quotes_names() -> None:
-    assert app.doc_href("sub/a b#c.txt", 1, 2) == "doc/sub/a%20b%23c.txt?start=1&end=2#cited"
-    assert app.doc_href("a.txt") == "doc/a.txt"
+    assert doc_href("sub/a b#c.txt", 1, 2) == "doc/sub/a%20b%23c.txt?start=1&end=2#cited"
+    assert doc_href("a.txt") == "doc/a.txt"
 
 
 def test_answer_lists_sources_with_both_links_and_escapes() -> None:
     answer = Answer(
         question=QUESTION, text=f"{CITED} [1]", citations=[CITATION], grounding=0.91, passages=[passage(1)]
     )
-    html = app.render_answer(answer, META)
+    html = render_answer(answer, META)
     assert 'class="qa-sources"' in html and "qa-refusal" not in html
     assert "The &lt;West&gt;" in html and "The Hill · Joseph Bosco" in html
     assert f'<div class="qa-quote">{CITED}</div>' in html and "support 0.91" in html
@@ -245,13 +250,13 @@ def test_answer_lists_sources_with_both_links_and_escapes() -> None:
     assert 'href="https://example.org/a?b=1&amp;c=2" target="_blank"' in html
     assert "qa-passages" not in html
     assert "\n\n" not in html  # one HTML block: Markdown leaves it alone
-    assert "Retrieved passages (1)" in app.render_answer(answer, META, show_passages=True)
+    assert "Retrieved passages (1)" in render_answer(answer, META, show_passages=True)
 
 
 def test_original_link_only_for_web_addresses() -> None:
     citation = CITATION.model_copy(update={"url": "javascript:alert(1)"})
     answer = Answer(question=QUESTION, text=f"{CITED} [1]", citations=[citation])
-    html = app.render_answer(answer, {})
+    html = render_answer(answer, {})
     assert "javascript:" not in html and 'class="qa-url"' not in html and 'class="qa-doc-link"' in html
 
 
@@ -262,7 +267,7 @@ def test_refusal_is_a_distinct_block_listing_the_closest_passages() -> None:
         text="The sources do not say. The closest passages are listed below.",
         passages=[passage(1), passage(2, "x " * 400)],
     )
-    html = app.render_answer(answer, META)
+    html = render_answer(answer, META)
     assert 'class="qa-refusal"' in html and "The sources do not answer this question." in html
     assert "Closest passages" in html and html.count('class="qa-source"') == 2
     assert "Some &lt;passage&gt; text." in html and "score 0.0154" in html and "dense 0.500" in html
@@ -272,7 +277,7 @@ def test_refusal_is_a_distinct_block_listing_the_closest_passages() -> None:
 # --- the chat handler over the real index
 
 
-def run(chat: app.Chat, question: str, messages: list, turns: list, **options) -> tuple[list, list, int]:
+def run(chat: Chat, question: str, messages: list, turns: list, **options) -> tuple[list, list, int]:
     """Drive the streaming handler to the end: the last ``(messages, turns)`` and how many updates."""
     settings: dict[str, Any] = {"top_k": 6, "answerer": "extractive", "show_passages": False} | options
     updates = list(chat.respond(question, messages, turns, **settings))
@@ -282,10 +287,10 @@ def run(chat: app.Chat, question: str, messages: list, turns: list, **options) -
 
 
 def test_chat_streams_answers_and_keeps_the_conversation(pipeline) -> None:
-    status = app.IndexStatus()
-    app.prepare_index(pipeline, status)
+    status = IndexStatus()
+    prepare_index(pipeline, status)
     assert status.ready and status.describe() == "Ready: 5 articles indexed."
-    chat = app.Chat(pipeline, status)
+    chat = Chat(pipeline, status)
 
     messages, turns, updates = run(chat, QUESTION, [], [])
     assert updates > 2  # a placeholder, the answer as it is written, the final answer
@@ -304,12 +309,12 @@ def test_chat_shows_errors_as_messages(make_settings, embeddings) -> None:
     from qa.pipeline import Pipeline
 
     pipeline = Pipeline(make_settings(), embeddings=embeddings)  # an empty seeds folder
-    status = app.IndexStatus()
-    app.prepare_index(pipeline, status)
+    status = IndexStatus()
+    prepare_index(pipeline, status)
     assert status.failed and "Traceback" not in status.message
-    messages, turns, _ = run(app.Chat(pipeline, status), QUESTION, [], [])
+    messages, turns, _ = run(Chat(pipeline, status), QUESTION, [], [])
     assert 'class="qa-error"' in messages[-1]["content"] and turns == []
-    assert app.esc(status.message) in messages[-1]["content"]
+    assert esc(status.message) in messages[-1]["content"]
 
 
 @pytest.mark.parametrize(
@@ -329,28 +334,28 @@ def test_chat_refuses_bad_input_with_a_message_and_keeps_the_question(
 
     shown: list[str] = []
     monkeypatch.setattr(gr, "Warning", lambda text, *a, **k: shown.append(text))
-    status = app.IndexStatus()
+    status = IndexStatus()
     status.finish("Ready")
     settings: dict[str, Any] = {"top_k": 6, "answerer": "extractive", "show_passages": False} | options
     earlier = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
-    updates = list(app.Chat(pipeline, status).respond(question, earlier, [], **settings))
+    updates = list(Chat(pipeline, status).respond(question, earlier, [], **settings))
     assert len(updates) == 1 and updates[0][:2] == (earlier, [])  # nothing added, nothing lost
     assert updates[0][2] == gr.skip()  # the question stays in the box
     assert len(shown) == 1 and message in shown[0] and "\x1b" not in shown[0]
 
 
 def test_chat_api_returns_the_answer_as_json(pipeline) -> None:
-    status = app.IndexStatus()
+    status = IndexStatus()
     status.finish("Ready")
-    result = app.Chat(pipeline, status).ask(QUESTION)
+    result = Chat(pipeline, status).ask(QUESTION)
     assert "Ukrainian intelligence" in result["text"] and result["citations"][0]["quote"] == CITED
 
 
 def test_a_missing_index_is_reported_when_auto_build_is_off(make_settings, embeddings) -> None:
     from qa.pipeline import Pipeline
 
-    status = app.IndexStatus()
-    app.prepare_index(Pipeline(make_settings(auto_build=False), embeddings=embeddings), status)
+    status = IndexStatus()
+    prepare_index(Pipeline(make_settings(auto_build=False), embeddings=embeddings), status)
     assert status.failed and "python -m index build" in status.message
 
 
@@ -374,7 +379,7 @@ def test_unsupported_sentences_dropped_ones_and_the_notice_are_visible() -> None
         notice="The llm answerer failed: the server did not answer. This is the extractive answer.",
         fallback_from="llm",
     )
-    html = app.render_answer(answer, META)
+    html = render_answer(answer, META)
     notice, rest = html.split('<div class="qa-answer">')
     assert '<div class="qa-notice">The llm answerer failed' in notice  # above the answer
     answer_part, sources = rest.split('<div class="qa-sources">')
@@ -403,30 +408,30 @@ def test_a_refusal_still_shows_its_notice_and_what_was_removed() -> None:
         judge="overlap",
         notice="Too little was supported.",
     )
-    html = app.render_answer(answer, META)
+    html = render_answer(answer, META)
     assert 'class="qa-refusal"' in html and 'class="qa-notice"' in html
     assert "Removed as unsupported by the sources (1)" in html and "qa-answer" not in html
 
 
 def test_pending_answer_shows_verified_sentences_then_the_raw_text() -> None:
-    pending = app.Pending()
+    pending = Pending()
     for piece in ["Ukrainian intelligence ", "places the number at 12,000 [1", "]. North <Korea"]:
         pending.add(TokenEvent(text=piece))
-    html = app.render_pending(pending, META)
+    html = render_pending(pending, META)
     assert "qa-cite" not in html and "qa-sources" not in html and "qa-meta" not in html
     assert (
         '<span class="qa-writing">Ukrainian intelligence places the number at 12,000. North &lt;Korea' in html
     )
     pending.add(SentenceEvent(sentence=SENTENCE_SUPPORTED, citations=[CITATION], kept=True))
-    html = app.render_pending(pending, META)
+    html = render_pending(pending, META)
     assert f'{CITED[:-1]} <a class="qa-cite"' in html and 'class="qa-source"' in html
     assert '<span class="qa-writing">North &lt;Korea</span>' in html  # the LLM's own [1] is left out
     assert "qa-meta" not in html  # the line that ends a finished answer
     pending.add(SentenceEvent(sentence=SENTENCE_UNSUPPORTED, kept=False))
-    html = app.render_pending(pending, META)
+    html = render_pending(pending, META)
     assert "qa-writing" not in html and "Removed as unsupported by the sources (1)" in html
     pending.add(NoticeEvent(message="The model <failed>.", restart=True))
-    html = app.render_pending(pending, META)
+    html = render_pending(pending, META)
     assert '<div class="qa-notice">The model &lt;failed&gt;.</div>' in html
     assert "Ukrainian" not in html and "qa-dropped" not in html and "Writing the answer" in html
 
@@ -486,9 +491,9 @@ def scripted(seeds_settings, embeddings):
 
     fake = ScriptedAnswerer()
     pipeline = Pipeline(seeds_settings, embeddings=embeddings, answerers={"fake": fake})
-    status = app.IndexStatus()
+    status = IndexStatus()
     status.finish("Ready")
-    return app.Chat(pipeline, status), fake
+    return Chat(pipeline, status), fake
 
 
 @pytest.fixture(scope="module")
@@ -499,12 +504,12 @@ def scripted_marking(seeds_settings, embeddings):
     fake = ScriptedAnswerer()
     settings = seeds_settings.model_copy(update={"unsupported": "mark"})
     pipeline = Pipeline(settings, embeddings=embeddings, answerers={"fake": fake})
-    status = app.IndexStatus()
+    status = IndexStatus()
     status.finish("Ready")
-    return app.Chat(pipeline, status), fake
+    return Chat(pipeline, status), fake
 
 
-def steps(chat: app.Chat, fake: ScriptedAnswerer, question: str = QUESTION) -> list[tuple[str, int]]:
+def steps(chat: Chat, fake: ScriptedAnswerer, question: str = QUESTION) -> list[tuple[str, int]]:
     """Every update of the chat handler: the last message's HTML, and how many items the answerer
     had written when it was shown."""
     shown = []
@@ -545,11 +550,11 @@ def test_confidence_is_shown_and_low_confidence_says_not_sure() -> None:
         confidence=0.91,
         passages=[passage(1), passage(2)],
     )
-    html = app.render_answer(sure, META)
+    html = render_answer(sure, META)
     assert "Confidence 91% that this answers the question" in html and "Not sure" not in html
     assert "Closest passages" not in html
     unsure = sure.model_copy(update={"confidence": 0.31, "unsure": True})
-    html = app.render_answer(unsure, META)
+    html = render_answer(unsure, META)
     assert html.startswith('<div class="qa-message qa-low">')  # the whole answer is marked
     before, rest = html.split('<div class="qa-unsure">')
     assert '<div class="qa-answer">' not in before  # how sure it is comes first, then the answer
@@ -637,7 +642,7 @@ def test_chat_shows_an_error_raised_mid_stream(scripted) -> None:
     fake.script = [" Ukrainian", " intel", QAError("The index changed while answering; ask again")]
     shown = steps(chat, fake)
     assert any("Ukrainian intel" in html for html, _ in shown)
-    assert shown[-1][0] == app.render_notice("The index changed while answering; ask again")
+    assert shown[-1][0] == render_notice("The index changed while answering; ask again")
     messages, turns, _ = run(chat, QUESTION, [], [], answerer="fake")
     assert turns == []
 
@@ -655,7 +660,7 @@ def test_answerer_menu_lists_what_the_pipeline_can_use(scripted) -> None:
     from qa import registry
 
     chat, _ = scripted
-    ui = app.build_ui(chat, chat.pipeline.settings)
+    ui = build_ui(chat, chat.pipeline.settings)
     menu = next(b for b in ui.blocks.values() if getattr(b, "elem_id", None) == "answerer")
     choices = [value for _, value in menu.choices]
     assert choices == chat.pipeline.answerer_names and choices[:1] == ["extractive"]

@@ -25,6 +25,8 @@ import app
 from core.errors import InvalidRequestError
 from core.settings import PROJECT_ROOT
 from tests.test_app import serve
+from ui.chat import Chat
+from ui.status import IndexStatus
 
 UNSET = object()  # a value an entry point cannot express (argv is text; the CLI has no history)
 Q = "Who reported 12,000 troops?"
@@ -303,9 +305,9 @@ def test_ask_api_answers_a_good_request(ask_port: int) -> None:
 
 
 def test_ask_api_hides_internal_errors(pipeline, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    status = app.IndexStatus()
+    status = IndexStatus()
     status.finish("Ready")
-    chat = app.Chat(pipeline, status)
+    chat = Chat(pipeline, status)
     monkeypatch.setattr(pipeline, "stream_request", lambda request: iter([1 / 0]))
     result = chat.ask(Q)
     assert result == {

@@ -25,6 +25,8 @@ from core.settings import PROJECT_ROOT, Settings
 from tests.test_app import serve
 from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, free_port, stop, wait_until_serving
 from ui import exposure
+from ui.chat import Chat
+from ui.status import IndexStatus
 
 USER, PASSWORD = "alice", "wonder land:42"  # a space and a colon in the password on purpose
 QUESTION = "Who reported 12,000 troops?"
@@ -347,9 +349,9 @@ def test_a_body_over_the_limit_is_refused_announced_or_chunked(guarded) -> None:
 def test_a_long_conversation_fits_the_default_body_limit(pipeline) -> None:
     """What the page sends with a question: the chat so far (each answer's HTML with its sources
     and passages) and the turns; 100 answers of it stay under the default QA_MAX_REQUEST_BYTES."""
-    status = app.IndexStatus()
+    status = IndexStatus()
     status.finish("Ready")
-    chat = app.Chat(pipeline, status)
+    chat = Chat(pipeline, status)
     *_, (messages, turns, _) = chat.respond(QUESTION, [], [], 6, "extractive", True)
     one_turn = len(json.dumps({"data": [QUESTION, messages, turns, 6, "extractive", True]}).encode())
     assert one_turn > 5_000, one_turn  # an answer with sources and passages, not an error message

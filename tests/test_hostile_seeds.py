@@ -15,13 +15,14 @@ import sys
 
 import pytest
 
-import app
 from core.settings import PROJECT_ROOT
 from index.build import build_index
 from index.load import CONTROL
 from index.sentences import MAX_SENTENCE_CHARS
 from qa.pipeline import Pipeline
 from tests.conftest import SEEDS, index_cli
+from ui.document_view import render_document
+from ui.render import esc
 
 QUESTION = "Who reported 12,000 troops?"
 RAW = ("\x1b", "\x00", "\x9b", "\x07")
@@ -88,10 +89,10 @@ def test_control_characters_never_reach_a_terminal_or_a_page(make_settings, embe
     status = index_cli(settings, "status")
     assert status.returncode == 0 and not any(c in status.stdout for c in RAW)
 
-    page = app.render_document(pipeline.document("escapes.txt"), 0, len(indexed))
+    page = render_document(pipeline.document("escapes.txt"), 0, len(indexed))
     assert "Sudzha" in page and not any(c in page for c in RAW)
     # The last guard: text that reaches the renderer with a control character shows it escaped.
-    assert app.esc("a\x1b[31mb") == "a\\x1b[31mb"
+    assert esc("a\x1b[31mb") == "a\\x1b[31mb"
 
 
 @pytest.fixture(scope="module")

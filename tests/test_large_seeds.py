@@ -21,13 +21,14 @@ import time
 import pytest
 from langchain_core.embeddings import Embeddings
 
-import app
 from core.settings import PROJECT_ROOT
 from index.build import build_index, publish_points
 from index.generations import Layout
 from index.synthetic import write_large_seed
 from qa.pipeline import Pipeline
 from tests.conftest import SEEDS, index_cli
+from ui.chat import Chat
+from ui.status import IndexStatus, prepare_index, start_index
 
 pytestmark = pytest.mark.slow
 
@@ -75,7 +76,7 @@ def test_publish_points() -> None:
 def test_the_status_line_names_the_seed_embedded_after_a_partial_publish() -> None:
     from index.build import BuildReport
 
-    status = app.IndexStatus()
+    status = IndexStatus()
     status.progress(120, 900, "b.txt")
     assert not status.wait(0) and status.describe().startswith("Building the index: 120 of 900")
     status.published(BuildReport(generation="g000001", pending=["big.txt"], documents=2))
@@ -92,14 +93,14 @@ def test_questions_are_answered_while_a_large_seed_is_indexed(make_settings, emb
     settings = with_large_seed(make_settings)
     held = Holding(embeddings)
     pipeline = Pipeline(settings, embeddings=held)
-    status = app.IndexStatus()
-    thread = app.start_index(pipeline, status)  # what the app does on its first start, no index yet
+    status = IndexStatus()
+    thread = start_index(pipeline, status)  # what the app does on its first start, no index yet
     try:
         assert held.reached.wait(300), status.describe()
         partial = Layout(settings).current_name()
         assert partial is not None
 
-        chat = app.Chat(pipeline, status)
+        chat = Chat(pipeline, status)
         result = chat.ask(QUESTION)  # the /ask API: no longer waits for the whole build
         assert "Ukrainian intelligence" in result["text"] and result["index_generation"] == partial
         updates = list(chat.respond(QUESTION, [], [], 6, "extractive", False))
@@ -146,8 +147,8 @@ def test_the_seeds_watcher_reports_its_progress_to_the_page(make_settings, embed
     big.unlink()
     held = Holding(embeddings)
     pipeline = Pipeline(settings, embeddings=held)
-    status = app.IndexStatus()
-    app.prepare_index(pipeline, status)
+    status = IndexStatus()
+    prepare_index(pipeline, status)
     assert status.describe() == "Ready: 5 articles indexed."
     big.write_text(text, encoding="utf-8")  # a large seed added while the app runs
     try:
