@@ -34,6 +34,7 @@ from core.errors import ModelFileError
 from core.lexical import NEGATION, fold, names, numbers, terms
 from core.settings import PACKAGED_ANSWERABILITY_MODEL
 from qa.answer import Assessment
+from qa.extractive.candidates import WEIGHTS
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -72,6 +73,8 @@ class AnswerabilityModel:
     threshold: float  # for the raw model
     info: dict[str, Any] = field(default_factory=dict)
     calibrations: dict[str, Calibration] = field(default_factory=dict)
+    # The extractive answerer's weights its training candidates were scored with (ExtractiveWeights).
+    extractive_weights: dict[str, float] = field(default_factory=lambda: WEIGHTS.record())
 
     def probability(self, values: dict[str, float], calibration: str = "none") -> float:
         z = self.bias
@@ -103,6 +106,7 @@ class AnswerabilityModel:
             "threshold": self.threshold,
             "calibrations": {k: [v.scale, v.shift, v.threshold] for k, v in self.calibrations.items()},
             "info": self.info,
+            "extractive_weights": self.extractive_weights,
         }
 
 
@@ -113,7 +117,7 @@ def load_model(path: Path = DEFAULT_MODEL) -> AnswerabilityModel:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         if data.get("format") != 1:
             raise ValueError(f"format {data.get('format')!r}, expected 1")
-        return AnswerabilityModel(
+        model = AnswerabilityModel(
             list(data["names"]),
             [float(v) for v in data["mean"]],
             [float(v) for v in data["scale"]],
@@ -122,12 +126,26 @@ def load_model(path: Path = DEFAULT_MODEL) -> AnswerabilityModel:
             float(data["threshold"]),
             dict(data.get("info", {})),
             {k: Calibration(*(float(x) for x in v)) for k, v in data.get("calibrations", {}).items()},
+            dict(data.get("extractive_weights", {})),
         )
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ModelFileError(
             f"Cannot read the answerability model {path} ({error}): "
             "run `python -m qa.train` to make it, or unset QA_ANSWERABILITY_MODEL"
         ) from error
+    current = WEIGHTS.record()
+    if model.extractive_weights != current:
+        changed = ", ".join(
+            f"{name} {model.extractive_weights.get(name, 'not recorded')} -> {value}"
+            for name, value in current.items()
+            if model.extractive_weights.get(name) != value
+        )
+        raise ModelFileError(
+            f"The answerability model {path} was trained with other weights of the extractive answerer "
+            f"({changed}): its features would not mean what they meant; run `python -m qa.train` to "
+            "retrain it"
+        )
+    return model
 
 
 _CAPITALISED_WORD = re.compile(r"[A-Z][a-z]+")

@@ -202,6 +202,30 @@ def test_an_unreadable_model_file_says_how_to_make_one(tmp_path: Path, content: 
         load_model(path)
 
 
+def test_the_packaged_model_records_the_weights_it_was_trained_with() -> None:
+    from qa.extractive.candidates import WEIGHTS
+
+    assert load_model(DEFAULT_MODEL).extractive_weights == WEIGHTS.record()
+
+
+@pytest.mark.parametrize("change", [{"cosine_weight": 0.5}, None])
+def test_a_model_trained_with_other_extractive_weights_is_refused(tmp_path: Path, change) -> None:  # type: ignore[no-untyped-def]
+    """Retuning a weight of the extractive answerer changes what the model's features mean: a model
+    file recording other weights (or none) is refused, naming the command that retrains it."""
+    data = json.loads(DEFAULT_MODEL.read_text(encoding="utf-8"))
+    if change is None:
+        del data["extractive_weights"]
+    else:
+        data["extractive_weights"] |= change
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(data))
+    expected = "cosine_weight 0.5 -> 0.6" if change else "cosine_weight not recorded -> 0.6"
+    with pytest.raises(
+        ModelFileError, match=f"other weights of the extractive answerer.*({expected}).*python -m qa.train"
+    ):
+        load_model(path)
+
+
 def test_reliability_and_ece_by_hand() -> None:
     bins = reliability([0.15, 0.15, 0.85, 0.85, 1.0], [False, True, True, True, True], bins=10)
     assert [b.n for b in bins] == [0, 2, 0, 0, 0, 0, 0, 0, 2, 1]

@@ -23,14 +23,7 @@ from index.texts import MIN_SENTENCE_WORDS, field_quote, line_sentences
 from qa.answer import Assessment, Draft, Drafted, DraftSentence, Library, Span
 from qa.confidence import abstain_threshold, assess, metadata_assessment
 from qa.extractive.candidates import (
-    CONFLICT_COSINE_MARGIN,
-    CONFLICT_MARGIN,
-    CONTEXT_DISCOUNT,
-    FOLLOWUP_CONTEXT_WEIGHT,
-    KIND_BONUS,
-    NEIGHBOURS,
-    SECOND_SOURCE_RATIO,
-    SPEAKER_LOOKBACK,
+    WEIGHTS,
     Candidate,
 )
 from qa.extractive.question import (
@@ -73,7 +66,10 @@ class ExtractiveAnswerer:
             return conflict
         chosen = [best]
         for other in candidates[1:]:
-            if other.span.source != best.span.source and other.score >= SECOND_SOURCE_RATIO * best.score:
+            if (
+                other.span.source != best.span.source
+                and other.score >= WEIGHTS.second_source_ratio * best.score
+            ):
                 chosen.append(other)
                 break
         if kind == "who":
@@ -104,7 +100,7 @@ class ExtractiveAnswerer:
             s
             for s, why in zip(paragraph, addressed_in(text, paragraph), strict=True)
             if s[1] <= span.start and why is None
-        ][-SPEAKER_LOOKBACK:]
+        ][-WEIGHTS.speaker_lookback :]
         for start, end in reversed(before):
             if names_someone(text[start:end], known):
                 return DraftSentence(text[start : span.end], [Span(span.source, start, span.end)])
@@ -115,7 +111,7 @@ class ExtractiveAnswerer:
     @staticmethod
     def _sentences(passages: list[Passage], library: Library) -> list[tuple[Span, str, str, int]]:
         """``(span, sentence, previous sentence, passage rank)`` for the passages' sentences and
-        ``NEIGHBOURS`` more on each side, within the document's paragraphs; none that speaks to the
+        ``WEIGHTS.neighbours`` more on each side, within the document's paragraphs; none that speaks to the
         software reading it."""
         seen: set[Span] = set()
         found = []
@@ -125,7 +121,9 @@ class ExtractiveAnswerer:
             inside = [i for i, (a, b) in enumerate(spans) if passage.start <= a and b <= passage.end]
             if not inside:
                 continue
-            chosen = range(max(0, inside[0] - NEIGHBOURS), min(len(spans), inside[-1] + NEIGHBOURS + 1))
+            chosen = range(
+                max(0, inside[0] - WEIGHTS.neighbours), min(len(spans), inside[-1] + WEIGHTS.neighbours + 1)
+            )
             planted = addressed_in(text, spans)
             for i in chosen:
                 start, end = spans[i]
@@ -157,7 +155,7 @@ class ExtractiveAnswerer:
         context = set(terms(question.query)) - asked
         focus = asked | context
         kind = question_kind(question.question)
-        weight = FOLLOWUP_CONTEXT_WEIGHT if question.is_followup else 0.0
+        weight = WEIGHTS.followup_context_weight if question.is_followup else 0.0
 
         idf = {t: library.idf(t) for t in focus}  # weighed once per question, not per sentence
         asked_total, context_total = sum(idf[t] for t in asked), sum(idf[t] for t in context)
@@ -169,7 +167,9 @@ class ExtractiveAnswerer:
         for (span, sentence, _previous, rank), alone, with_previous in zip(
             sentences, own, contextual, strict=True
         ):
-            cosines_ = [max(a, b - CONTEXT_DISCOUNT) for a, b in zip(alone, with_previous, strict=True)]
+            cosines_ = [
+                max(a, b - WEIGHTS.context_discount) for a, b in zip(alone, with_previous, strict=True)
+            ]
             have = set(terms(sentence))
             cosine = (1 - weight) * cosines_[0] + weight * cosines_[-1]
             cover = (
@@ -178,7 +178,7 @@ class ExtractiveAnswerer:
                 if context
                 else coverage(asked, asked_total, have)
             )
-            bonus = KIND_BONUS if kind and values(sentence, kind, focus) else 0.0
+            bonus = WEIGHTS.kind_bonus if kind and values(sentence, kind, focus) else 0.0
             candidates.append(Candidate(span, sentence, cosine, cover, bonus, rank))
         return candidates
 
@@ -195,8 +195,8 @@ class ExtractiveAnswerer:
         picked: list[tuple[Candidate, frozenset[str]]] = []
         covered: set[str] = set()
         for candidate in candidates:
-            close = candidate.score >= best.score - CONFLICT_MARGIN
-            if not close and candidate.cosine < best.cosine - CONFLICT_COSINE_MARGIN:
+            close = candidate.score >= best.score - WEIGHTS.conflict_margin
+            if not close and candidate.cosine < best.cosine - WEIGHTS.conflict_cosine_margin:
                 continue
             found = values(candidate.text, kind, focus)
             if found and not found <= covered:

@@ -3,19 +3,36 @@ answerer, which shape the features the answerability model was trained on."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from qa.answer import Span
 
-COSINE_WEIGHT = 0.6  # the rest is lexical coverage
-KIND_BONUS = 0.06
-FOLLOWUP_CONTEXT_WEIGHT = 0.35  # share of a follow-up's score that comes from the resolved query
-SECOND_SOURCE_RATIO = 0.92  # a second article's sentence joins the answer when this close to the best
-SPEAKER_LOOKBACK = 2  # sentences searched back for the name a "who" answer needs
-CONFLICT_MARGIN = 0.15  # how far below the best a sentence with a different figure may score...
-CONFLICT_COSINE_MARGIN = 0.2  # ...or how far below the best its similarity to the question may be
-CONTEXT_DISCOUNT = 0.05  # a sentence read with the one before it ("…at 12,000") scores a little less
-NEIGHBOURS = 1  # sentences read beyond each end of a passage: an answer may sit just outside a chunk
+
+@dataclass(frozen=True)
+class ExtractiveWeights:
+    """The extractive answerer's hand-set weights. They shape the candidates whose features the
+    answerability model learns from, so the model file records the weights it was trained with and
+    :func:`qa.confidence.load_model` refuses a model trained with others."""
+
+    cosine_weight: float = 0.6  # a sentence's score: this much embedding similarity, the rest word coverage
+    kind_bonus: float = 0.06  # added when the sentence holds the kind of thing asked for
+    followup_context_weight: float = 0.35  # share of a follow-up's score that comes from the resolved query
+    second_source_ratio: float = (
+        0.92  # a second article's sentence joins the answer when this close to the best
+    )
+    speaker_lookback: int = 2  # sentences searched back for the name a "who" answer needs
+    conflict_margin: float = 0.15  # how far below the best a sentence with a different figure may score...
+    conflict_cosine_margin: float = 0.2  # ...or how far below the best its similarity to the question may be
+    context_discount: float = (
+        0.05  # a sentence read with the one before it ("…at 12,000") scores a little less
+    )
+    neighbours: int = 1  # sentences read beyond each end of a passage: an answer may sit just outside a chunk
+
+    def record(self) -> dict[str, float]:
+        return asdict(self)
+
+
+WEIGHTS = ExtractiveWeights()
 
 
 @dataclass
@@ -30,7 +47,7 @@ class Candidate:
     @property
     def confidence(self) -> float:
         """How sure we are the sentence answers: what abstention compares with its threshold."""
-        return COSINE_WEIGHT * self.cosine + (1 - COSINE_WEIGHT) * self.coverage
+        return WEIGHTS.cosine_weight * self.cosine + (1 - WEIGHTS.cosine_weight) * self.coverage
 
     @property
     def score(self) -> float:
