@@ -120,18 +120,6 @@ class UnknownJudgeError(QAError):
     """No support judge is registered under the name asked for."""
 
 
-class CredentialsError(QAError):
-    """``QA_AUTH`` or ``QA_AUTH_FILE`` cannot be read or holds a malformed entry."""
-
-
-class UnprotectedBindError(QAError):
-    """The app is asked to listen on a non-loopback address with no log-in and no waiver."""
-
-
-class ChatStoreError(QAError):
-    """The conversations file (``QA_CHAT_DB``) is of a newer schema, or names no such conversation."""
-
-
 class UploadError(QAError):
     """A file given to the document library cannot become a seed (the message says what to do)."""
 

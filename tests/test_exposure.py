@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 
 import app
-from core.errors import CredentialsError, UnprotectedBindError
 from core.settings import PROJECT_ROOT, Settings
 from tests.test_app import serve
 from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, free_port, stop, wait_until_serving
 from ui import exposure
 from ui.chat import Chat
+from ui.errors import CredentialsError, UnprotectedBindError
 from ui.status import IndexStatus
 
 USER, PASSWORD = "alice", "wonder land:42"  # a space and a colon in the password on purpose

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import ChatStoreError
 from core.settings import PROJECT_ROOT
+from ui.errors import ChatStoreError
 from ui.store import SCHEMA_VERSION, ChatStore
 
 ANSWER = {

@@ -44,7 +44,7 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.errors import CredentialsError, UnprotectedBindError
+from ui.errors import CredentialsError, UnprotectedBindError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.errors import ChatStoreError
+from ui.errors import ChatStoreError
 
 log = logging.getLogger(__name__)
 
