@@ -4,6 +4,7 @@ holds, whether it asks about the documents themselves (author, date, title) and 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from core.lexical import MONTHS, STOPWORDS, fold, names, numbers, stem, terms
 from qa.answer import Library
@@ -50,8 +51,10 @@ _FIELD_WORDS = {
 }
 
 
+@lru_cache(maxsize=1024)
 def question_kind(question: str) -> str | None:
-    """``'how_many'``, ``'when'``, ``'who'`` or ``None``; the first that fits.
+    """``'how_many'``, ``'when'``, ``'who'`` or ``None``; the first that fits. Cached: the
+    answerer's scoring, its conflict check and the answerability features all ask, once computed.
 
     >>> question_kind("Who reported 12,000 troops?"), question_kind("How many were sent?")
     ('who', 'how_many')
