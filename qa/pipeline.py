@@ -53,7 +53,7 @@ from qa.schema import (
     StreamEvent,
     TokenEvent,
 )
-from qa.served import ServedIndex, VectorCache
+from qa.served import CachedEmbeddings, ServedIndex, VectorCache
 from qa.verify import SupportJudge
 
 if TYPE_CHECKING:
@@ -113,7 +113,10 @@ class Pipeline:
         self._judges: dict[str, SupportJudge] = dict(judges or {})
         self.models = registry.Models(self.settings, self.embed)
         self._lock = threading.RLock()
-        self._cache = VectorCache(self.settings.vector_cache_size)
+        # One embedder for everything (answerers, judge, Chroma's query): one cache in front of the model.
+        self._embedder = CachedEmbeddings(
+            lambda: self.embeddings, VectorCache(self.settings.vector_cache_size)
+        )
         self._served: ServedIndex | None = None
         self._retired: ServedIndex | None = None  # the generation served before: a question may still read it
         self.stale_sources: list[str] = []  # seeds changed, added or removed since the served generation
@@ -317,11 +320,11 @@ class Pipeline:
                     f"The index in {self.settings.resolved_index_dir} is empty: add documents to the "
                     "seeds folder and run `python -m index build`"
                 )
-            store = vector_store(self.settings, _SharedEmbeddings(self), generation)
+            store = vector_store(self.settings, self._embedder, generation)
         except BaseException:
             catalog.close()
             raise
-        return ServedIndex(self.settings, generation, catalog, store, self._cache, self._embed_now)
+        return ServedIndex(self.settings, generation, catalog, store, self._embedder)
 
     @property
     def retriever(self) -> Retriever:
@@ -427,17 +430,7 @@ class Pipeline:
         """Normalised embeddings: cached, stored with the index, or computed now."""
         if self._served is not None:
             return self._served.embed(texts)  # type: ignore[return-value]
-        return self._embed_now(texts)
-
-    def _embed_now(self, texts: list[str]) -> list[list[float]]:
-        """Embeddings from the cache or the model (each text once), the new ones cached."""
-        found = {t: v for t in dict.fromkeys(texts) if (v := self._cache.get(t)) is not None}
-        missing = [t for t in dict.fromkeys(texts) if t not in found]
-        if missing:
-            for text, vector in zip(missing, self.embeddings.embed_documents(missing), strict=True):
-                found[text] = vector
-                self._cache.put(text, vector)
-        return [found[t] for t in texts]  # type: ignore[misc]
+        return self._embedder.embed_documents(texts)
 
     def idf(self, term: str) -> float:
         return self._healing(lambda served: served.idf(term))
@@ -662,17 +655,3 @@ class Pipeline:
         if replaced is not None:  # what the failed answerer wrote stays visible
             answer.dropped = replaced.dropped + [s for s in replaced.sentences if not s.supported]
         yield AnswerEvent(answer=answer)
-
-
-class _SharedEmbeddings:
-    """The embedding function Chroma calls for a query: the pipeline's, through its cache, so the
-    question embedded for the vector search is the one the answerer compares sentences with."""
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        self._pipeline = pipeline
-
-    def embed_query(self, text: str) -> list[float]:
-        return list(self._pipeline._embed_now([text])[0])
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return [list(v) for v in self._pipeline._embed_now(texts)]

@@ -21,6 +21,7 @@ from qa.answer import Described
 
 if TYPE_CHECKING:
     from langchain_chroma import Chroma
+    from langchain_core.embeddings import Embeddings
 
     from core.settings import Settings
     from index.catalog import Catalog
@@ -56,6 +57,37 @@ class VectorCache:
                 self._items.popitem(last=False)
 
 
+class CachedEmbeddings:
+    """The embedder every part of a pipeline uses (the answerers, the judge, Chroma's query
+    embedding), in front of the model: a text is looked up in ``cache`` once, and only the ones not
+    there are embedded, then remembered. The model is loaded (``load()``) on first need."""
+
+    def __init__(self, load: Callable[[], Embeddings], cache: VectorCache) -> None:
+        self._load = load
+        self.cache = cache
+
+    def lookup(self, texts: list[str]) -> dict[str, Vector]:
+        """The vectors the cache holds for any of ``texts``."""
+        return {t: v for t in dict.fromkeys(texts) if (v := self.cache.get(t)) is not None}
+
+    def compute(self, texts: list[str]) -> list[Vector]:
+        """``texts`` embedded by the model now (each once), and remembered."""
+        unique = list(dict.fromkeys(texts))
+        vectors = dict(zip(unique, self._load().embed_documents(unique), strict=True)) if unique else {}
+        for text, vector in vectors.items():
+            self.cache.put(text, vector)
+        return [vectors[t] for t in texts]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        found = self.lookup(texts)
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        found.update(zip(missing, self.compute(missing), strict=True))
+        return [list(found[t]) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+
 class ServedIndex:
     """A generation opened for answering; see the module docstring."""
 
@@ -65,15 +97,13 @@ class ServedIndex:
         generation: Generation,
         catalog: Catalog,
         store: Chroma,
-        cache: VectorCache,
-        embed_texts: Callable[[list[str]], list[Vector]],
+        embedder: CachedEmbeddings,
     ) -> None:
         self.settings = settings
         self.generation = generation
         self.catalog = catalog
         self.store = store
-        self._cache = cache
-        self._embed_texts = embed_texts
+        self._embedder = embedder
         self._idf: dict[str, float] = {}
         self._texts: OrderedDict[str, str] = OrderedDict()  # the last few documents read
         self._described: Described | None = None
@@ -168,19 +198,16 @@ class ServedIndex:
         """Embeddings of ``texts``: from the cache, else stored with the index, else computed now."""
         from index.catalog import text_key
 
-        found: dict[str, Vector] = {}
-        for text in dict.fromkeys(texts):
-            if (vector := self._cache.get(text)) is not None:
-                found[text] = vector
+        found = self._embedder.lookup(texts)
         missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
             keys = {text_key(t): t for t in missing}
             for key, vector in self.catalog.vectors(list(keys)).items():
                 found[keys[key]] = vector
-                self._cache.put(keys[key], vector)
+                self._embedder.cache.put(keys[key], vector)
             computed = [t for t in missing if t not in found]
-            if computed:  # embedded now, and cached by the embedder
-                found.update(zip(computed, self._embed_texts(computed), strict=True))
+            if computed:  # embedded now, and remembered by the embedder
+                found.update(zip(computed, self._embedder.compute(computed), strict=True))
         return [found[t] for t in texts]
 
     def close(self) -> None:
