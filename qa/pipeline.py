@@ -559,45 +559,69 @@ class Pipeline:
     def _stream(
         self, request: Request, sources: list[str] | None, served: ServedIndex
     ) -> Iterator[StreamEvent]:
-        question, turns, top_k, mode = request.question, list(request.history), request.top_k, request.mode
-        name = request.answerer or self.settings.answerer
-        searched: tuple[str, list[Passage]] | None = None  # the fallback reuses a search for the same query
-        try:
-            resolved = self._resolve(question, turns, name)
-            passages = self._retrieve(resolved.query, top_k=top_k, sources=sources, mode=mode, served=served)
-            searched = (resolved.query, passages)
-            builder = self._builder(question, resolved, passages, name, served)
-            yield from self._run(self.answerer(name), resolved, passages, builder)
-        except LLMError as error:
-            if name == FALLBACK:
-                raise
-            log.warning("The %s answerer failed, answering extractively: %s", name, error)
-            notice = f"{str(error).rstrip('.')}. This is the extractive answer."
-            yield NoticeEvent(message=notice, restart=True)
-            yield from self._fallback(question, turns, top_k, sources, mode, notice, name, searched, served)
-            return
-        if name != FALLBACK and builder.refusal is None and builder.judged:
-            share = builder.supported_share
-            if share < self.settings.min_supported_share or not builder.sentences:
-                kept = sum(s.supported for s in builder.sentences)
-                notice = (
-                    f"The judge supported {kept} of the {builder.judged} sentences the {name} answerer "
-                    f"wrote (QA_MIN_SUPPORTED_SHARE={self.settings.min_supported_share}); "
-                    "this is the extractive answer."
+        """The requested answerer's answer; when it fails, or the judge backs too little of what it
+        wrote, the next answerer's (the extractive one), with a notice saying why."""
+        chain = list(dict.fromkeys([request.answerer or self.settings.answerer, FALLBACK]))
+        searched: tuple[str, list[Passage]] | None = (
+            None  # a later answerer reuses a search for the same query
+        )
+        notice: str | None = None
+        failed: str | None = None
+        replaced: AnswerBuilder | None = None  # what a replaced answerer wrote stays visible
+        for number, name in enumerate(chain):
+            last = number == len(chain) - 1
+            try:
+                resolved = self._resolve(request, name)
+                if searched is None or searched[0] != resolved.query:
+                    found = self._retrieve(
+                        resolved.query, top_k=request.top_k, sources=sources, mode=request.mode, served=served
+                    )
+                    searched = (resolved.query, found)
+                passages = searched[1]
+                builder = self._builder(request.question, resolved, passages, name, served)
+                yield from self._run(self.answerer(name), resolved, passages, builder)
+            except LLMError as error:
+                if last:
+                    raise
+                log.warning("The %s answerer failed, answering extractively: %s", name, error)
+                notice, failed, replaced = (
+                    f"{str(error).rstrip('.')}. This is the extractive answer.",
+                    name,
+                    None,
                 )
                 yield NoticeEvent(message=notice, restart=True)
-                yield from self._fallback(
-                    question, turns, top_k, sources, mode, notice, name, searched, served, builder
-                )
-                return
-        yield AnswerEvent(answer=builder.answer())
+                continue
+            too_little = None if last else self._too_little_supported(name, builder)
+            if too_little is not None:
+                notice, failed, replaced = too_little, name, builder
+                yield NoticeEvent(message=notice, restart=True)
+                continue
+            answer = builder.answer(notice=notice, fallback_from=failed)
+            if replaced is not None:
+                answer.dropped = replaced.dropped + [s for s in replaced.sentences if not s.supported]
+            yield AnswerEvent(answer=answer)
+            return
 
-    def _resolve(self, question: str, turns: list[tuple[str, str]], answerer: str) -> Resolved:
+    def _too_little_supported(self, name: str, builder: AnswerBuilder) -> str | None:
+        """Why the answer ``builder`` holds is replaced: the judge backed too little of it."""
+        if builder.refusal is not None or not builder.judged:
+            return None
+        if builder.supported_share >= self.settings.min_supported_share and builder.sentences:
+            return None
+        kept = sum(s.supported for s in builder.sentences)
+        return (
+            f"The judge supported {kept} of the {builder.judged} sentences the {name} answerer "
+            f"wrote (QA_MIN_SUPPORTED_SHARE={self.settings.min_supported_share}); "
+            "this is the extractive answer."
+        )
+
+    def _resolve(self, request: Request, answerer: str) -> Resolved:
         """The question made ready for retrieval: rewritten by the LLM for an LLM answer in a
         conversation, else resolved by the follow-up rules of :mod:`qa.followup`."""
+        turns = list(request.history)
         if answerer in registry.NEEDS_LLM and turns:
-            return registry.rewriter(self.settings, self.models).rewrite(question, turns)
-        return resolve(question, turns)
+            return registry.rewriter(self.settings, self.models).rewrite(request.question, turns)
+        return resolve(request.question, turns)
 
     def _builder(
         self, question: str, resolved: Resolved, passages: list[Passage], name: str, served: ServedIndex
@@ -630,28 +654,3 @@ class Pipeline:
                 break
         if builder.assessment is None:  # an answerer that does not assess (the LLM): the model does
             builder.assessment = self._assessor.assess(resolved, passages, builder.library)
-
-    def _fallback(
-        self,
-        question: str,
-        turns: list[tuple[str, str]],
-        top_k: int | None,
-        sources: list[str] | None,
-        mode: RetrievalMode | None,
-        notice: str,
-        failed: str,
-        searched: tuple[str, list[Passage]] | None,
-        served: ServedIndex,
-        replaced: AnswerBuilder | None = None,
-    ) -> Iterator[StreamEvent]:
-        resolved = resolve(question, turns)
-        if searched is not None and searched[0] == resolved.query:
-            passages = searched[1]
-        else:  # the failed answerer searched for an LLM-rewritten question, or not at all
-            passages = self._retrieve(resolved.query, top_k=top_k, sources=sources, mode=mode, served=served)
-        builder = self._builder(question, resolved, passages, FALLBACK, served)
-        yield from self._run(self.answerer(FALLBACK), resolved, passages, builder)
-        answer = builder.answer(notice=notice, fallback_from=failed)
-        if replaced is not None:  # what the failed answerer wrote stays visible
-            answer.dropped = replaced.dropped + [s for s in replaced.sentences if not s.supported]
-        yield AnswerEvent(answer=answer)
