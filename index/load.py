@@ -88,20 +88,32 @@ def file_key(path: Path) -> tuple[int, ...]:
     return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
 
 
-def read_seed(path: Path, seeds_dir: Path) -> SeedDocument:
-    """One seed, decoded, cleaned and with its metadata; raises ``SeedError`` naming the file."""
-    source = path.relative_to(seeds_dir).as_posix()
+def _decoded(path: Path, source: str) -> tuple[bytes, str]:
+    """The seed's bytes and its text; ``SeedError`` when it cannot be read or is not UTF-8."""
     try:
         raw = path.read_bytes()
     except OSError as error:
         raise SeedError(f"{source}: cannot be read ({error.strerror or error})") from error
     try:
-        text = raw.decode("utf-8")
+        return raw, raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise SeedError(
             f"{source}: not valid UTF-8 (byte {error.start}: {raw[error.start : error.start + 1]!r}); "
             "re-save it as UTF-8"
         ) from error
+
+
+def check_seed(path: Path, seeds_dir: Path) -> None:
+    """Raise the ``SeedError`` :func:`read_seed` would, without cleaning the text: the file is
+    read and decoded, its sidecar read. Cheap enough to list a seed of any size (the library)."""
+    _decoded(path, path.relative_to(seeds_dir).as_posix())
+    apply_sidecar(DocumentMetadata(), path)
+
+
+def read_seed(path: Path, seeds_dir: Path) -> SeedDocument:
+    """One seed, decoded, cleaned and with its metadata; raises ``SeedError`` naming the file."""
+    source = path.relative_to(seeds_dir).as_posix()
+    raw, text = _decoded(path, source)
     text, replaced = CONTROL.subn(lambda match: " " * len(match.group()), text)
     if replaced:
         log.warning("%s: %d control characters (NUL, terminal escapes) read as spaces", source, replaced)
@@ -146,7 +158,7 @@ def left_out(
             found[source] = errors[source]
             continue
         try:
-            read_seed(path, seeds_dir)
+            check_seed(path, seeds_dir)  # only whether it can be read: never cleaned for that
         except SeedError as error:
             found[source] = str(error)
     return found
