@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from qa.errors import NoSeedsError, SeedError
 
 log = logging.getLogger(__name__)
 SEED_SUFFIXES = (".txt", ".md")
+Reading = Callable[[str, int], None]  # (seed about to be read and cleaned, its size in bytes)
 CONTROL = re.compile(
     r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # a terminal control sequence (colours, cursor moves), whole
     r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c\n]{0,200}(?:\x07|\x1b\\|\x9c)?"  # an operating system command (window title)
@@ -103,6 +105,13 @@ def _decoded(path: Path, source: str) -> tuple[bytes, str]:
         ) from error
 
 
+def size_words(size: int) -> str:
+    """A file size for people: ``size_words(12_400_000) == "12 MB"``, ``size_words(80_000) == "80 KB"``."""
+    if size >= 1_000_000:
+        return f"{size / 1_000_000:.0f} MB"
+    return f"{max(1, round(size / 1000))} KB"
+
+
 def check_seed(path: Path, seeds_dir: Path) -> None:
     """Raise the ``SeedError`` :func:`read_seed` would, without cleaning the text: the file is
     read and decoded, its sidecar read. Cheap enough to list a seed of any size (the library)."""
@@ -164,8 +173,9 @@ def left_out(
     return found
 
 
-def load_seeds(seeds_dir: Path) -> LoadResult:
-    """Every readable seed under ``seeds_dir``; unreadable ones are in ``errors``, never fatal."""
+def load_seeds(seeds_dir: Path, reading: Reading | None = None) -> LoadResult:
+    """Every readable seed under ``seeds_dir``; unreadable ones are in ``errors``, never fatal.
+    ``reading`` is told of each seed before it is read: a large one takes a while."""
     leaving: list[Path] = []
     paths, others = seed_files(seeds_dir, leaving)
     for link in leaving:
@@ -178,6 +188,8 @@ def load_seeds(seeds_dir: Path) -> LoadResult:
     result.outside = [link.relative_to(seeds_dir).as_posix() for link in leaving]
     first_with: dict[str, str] = {}
     for path in paths:
+        if reading is not None:
+            reading(path.relative_to(seeds_dir).as_posix(), (file_key(path) or (0,))[0])
         try:
             document = read_seed(path, seeds_dir)
         except SeedError as error:  # the seed itself, or its metadata sidecar
