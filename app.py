@@ -2,7 +2,7 @@
 
     python app.py                          # http://127.0.0.1:7860
     python app.py --port 8080              # or GRADIO_SERVER_PORT=8080; --host / GRADIO_SERVER_NAME
-    QA_DATA_DIR=/tmp/qa python app.py      # any ``QA_`` setting (see qa/settings.py) applies
+    QA_DATA_DIR=/tmp/qa python app.py      # any ``QA_`` setting (see core/settings.py) applies
 
 What it does: a Gradio chat that shows an answer as :meth:`qa.pipeline.Pipeline.stream` yields it:
 the answerer's text as it is written, each sentence with its ``[n]`` links and sources once it is

@@ -14,7 +14,8 @@ from core.settings import Settings
 def _build(settings: Settings, rebuild: bool, wait: bool) -> int:
     from tqdm import tqdm
 
-    from index.build import BuildReport, build_index
+    from index.build import LARGE_READ, BuildReport, build_index
+    from index.load import size_words
 
     bar: tqdm | None = None
 
@@ -24,6 +25,10 @@ def _build(settings: Settings, rebuild: bool, wait: bool) -> int:
             bar = tqdm(total=total, unit="text", desc="Embedding chunks and sentences")
         bar.set_postfix_str(source)
         bar.update(done - bar.n)
+
+    def reading(source: str, size: int) -> None:
+        if size >= LARGE_READ:  # seconds of reading and cleaning before anything of it is embedded
+            print(f"reading {visible(source)} ({size_words(size)})…", flush=True)
 
     def waiting(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -37,7 +42,13 @@ def _build(settings: Settings, rebuild: bool, wait: bool) -> int:
             (bar.write if bar is not None else print)(message)
 
     report = build_index(
-        settings, rebuild=rebuild, progress=progress, wait=wait, on_wait=waiting, published=published
+        settings,
+        rebuild=rebuild,
+        progress=progress,
+        wait=wait,
+        on_wait=waiting,
+        published=published,
+        reading=reading,
     )
     if bar is not None:
         bar.close()
@@ -58,7 +69,7 @@ def _build(settings: Settings, rebuild: bool, wait: bool) -> int:
 
 
 def _status(settings: Settings) -> int:
-    from index.build import check_generation, pending_seeds
+    from index.build import check_generation, describe_progress, pending_seeds, stopped_build
     from index.catalog import Catalog
     from index.generations import Layout
     from index.load import left_out
@@ -66,10 +77,9 @@ def _status(settings: Settings) -> int:
 
     layout = Layout(settings)
     if (progress := layout.read_progress()) is not None:
-        print(
-            f"build running (process {progress['pid']}): generation {progress['generation']}, "
-            f"{progress['done']:,} of {progress['total']:,} texts embedded, now {progress['source']}"
-        )
+        print(f"build running (process {progress.get('pid')}): {visible(describe_progress(progress))}")
+    elif stopped := stopped_build(layout):
+        print(visible(stopped))
     generation = layout.current()
     if reason := check_generation(settings, generation):
         print(f"error: the index is damaged ({reason}); `python -m index build` rebuilds it", file=sys.stderr)

@@ -10,7 +10,10 @@ A build embeds the smallest seeds first. When much is left to embed (a large see
 long first build), it publishes what it has finished and carries on in a new generation copied
 from that one, so questions are answered from what is indexed meanwhile; the published catalog
 lists the seeds still to come (``meta.pending``, :func:`pending_seeds`) and the running build
-records how far it is (``Layout.write_progress``). See ``Settings.partial_publish_texts``.
+records how far it is (``Layout.write_progress``): first which seed it reads and cleans (a large
+one takes a while before anything of it is embedded), then what it embeds. A record left by a
+build that was killed says what that build was doing (:func:`stopped_build`). See
+``Settings.partial_publish_texts``.
 
 A served generation found damaged (its catalog or its Chroma files) is moved aside with a
 warning and the index is rebuilt from the seeds, which are the source of truth.
@@ -38,7 +41,7 @@ from index.catalog import Catalog, text_key
 from index.chunk import Chunk, chunk_document
 from index.embed import embedder, embedder_info
 from index.generations import Layout, remove
-from index.load import SeedDocument, left_out, load_seeds
+from index.load import Reading, SeedDocument, left_out, load_seeds, size_words
 from index.manifest import REBUILD_HINT, EmbeddingRecord, Manifest, read_manifest, write_manifest
 from index.store import (
     Generation,
@@ -62,6 +65,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]  # (texts embedded so far, texts to embed, document)
 BATCH = 32
 PROGRESS_EVERY = 0.5  # seconds between two records of the build's progress for `index status`
+LARGE_READ = 1_000_000  # bytes: a seed this large is always recorded as it is read (seconds of cleaning)
 
 
 @dataclass
@@ -137,7 +141,7 @@ def pending_seeds(layout: Layout, catalog: Catalog) -> list[PendingSeed]:
     seeds = []
     for item in pending:
         embedded, texts = None, int(item["texts"])
-        if progress is not None and progress.get("source") == item["source"]:
+        if progress is not None and "embedded" in progress and progress.get("source") == item["source"]:
             embedded, texts = int(progress["embedded"]), int(progress["texts"])
         seeds.append(
             PendingSeed(item["source"], texts, bool(item["replaces"]), embedded, progress is not None)
@@ -213,11 +217,13 @@ def build_index(
     on_wait: Callable[[str], None] | None = None,
     rebuild_mismatch: bool = False,
     published: Published | None = None,
+    reading: Reading | None = None,
 ) -> BuildReport:
     """Bring the index in line with the seeds folder, publish it, and return what changed.
 
-    ``progress`` is told of every batch embedded, ``published`` of every generation published (a
-    partial one first when there is much to embed, see the module docstring). ``wait=False``
+    ``reading`` is told of every seed before it is read and cleaned, ``progress`` of every batch
+    embedded, ``published`` of every generation published (a partial one first when there is much
+    to embed, see the module docstring). ``wait=False``
     raises ``IndexBusyError`` when another build is running instead of waiting. An index built
     with another embedding model or other chunk settings is refused (``IndexMismatchError``), or
     rebuilt from the seeds with ``rebuild_mismatch``."""
@@ -226,7 +232,7 @@ def build_index(
     with layout.build_lock(wait=wait, on_wait=on_wait):
         # Read under the lock: seeds read before waiting for another build could be older than
         # the ones it publishes, and this build would then publish them over its work.
-        loaded = load_seeds(settings.seeds_dir)
+        loaded = load_seeds(settings.seeds_dir, _Reader(layout, reading))
         report = BuildReport(
             errors=[str(e) for e in loaded.errors],
             skipped=loaded.skipped,
@@ -333,6 +339,59 @@ def _plan(settings: Settings, todo: list[SeedDocument]) -> list[_Planned]:
     ]
 
 
+class _Reader:
+    """Records which seed the build reads and cleans, for `index status` (``Layout.write_progress``):
+    the first one and every large one at once, the others at most every ``PROGRESS_EVERY`` seconds;
+    tells the caller's callback of each."""
+
+    def __init__(self, layout: Layout, reading: Reading | None) -> None:
+        self.layout, self.reading, self.number, self._recorded = layout, reading, 0, -PROGRESS_EVERY
+
+    def __call__(self, source: str, size: int) -> None:
+        self.number += 1
+        now = time.monotonic()
+        if size >= LARGE_READ or now - self._recorded >= PROGRESS_EVERY:
+            self._recorded = now
+            self.layout.write_progress(
+                {
+                    "pid": os.getpid(),
+                    "stage": "reading",
+                    "reading": source,
+                    "bytes": size,
+                    "seed": self.number,
+                }
+            )
+        if self.reading is not None:
+            self.reading(source, size)
+
+
+def describe_progress(progress: dict[str, object]) -> str:
+    """What a build's progress record says it is doing, in words, e.g. ``reading big.txt (12 MB)``
+    or ``generation g000004, 120 of 900 texts embedded, now big.txt``."""
+    if progress.get("stage") == "reading":
+        return f"reading {progress.get('reading')} ({size_words(int(progress.get('bytes') or 0))})"
+    return (
+        f"generation {progress.get('generation')}, {int(progress.get('done') or 0):,} of "
+        f"{int(progress.get('total') or 0):,} texts embedded, now {progress.get('source')}"
+    )
+
+
+def stopped_build(layout: Layout) -> str | None:
+    """``a build stopped before finishing at 2025-03-01 12:00:00: it was reading big.txt (50 MB)``
+    when the last build was killed (its progress record left behind, no build running), else ``None``."""
+    record = layout.stopped_progress()
+    if record is None:
+        return None
+    progress, when = record
+    doing = describe_progress(progress)
+    if progress.get("stage") != "reading":
+        doing = f"embedding {progress.get('source')} ({doing})"
+    stamp = datetime.fromtimestamp(when).strftime("%Y-%m-%d %H:%M:%S")
+    return (
+        f"a build stopped before finishing at {stamp}: it was {doing}; `python -m index build` runs it again"
+    )
+
+
 class _Tracker:
     """A build's progress over all its stages: told to the caller's callback at every batch and
     recorded for `index status` (``Layout.write_progress``) at most every ``PROGRESS_EVERY`` seconds."""
@@ -351,6 +410,7 @@ class _Tracker:
             self.layout.write_progress(
                 {
                     "pid": os.getpid(),
+                    "stage": "embedding",
                     "generation": self.generation,
                     "source": planned.document.source,
                     "embedded": embedded,

@@ -417,11 +417,14 @@ def keyword_share(text: str, regions: list[tuple[int, int]]) -> float:
 
 def kept_regions(text: str, title: str | None = None) -> list[tuple[int, int]]:
     """Maximal runs of content lines with no boilerplate between them, as ``(start, end)``."""
-    removed = boilerplate(text, title)
+    removed = boilerplate(text, title)  # in order, never overlapping: walked once beside the lines
     regions: list[tuple[int, int]] = []
     current: tuple[int, int] | None = None
+    cut = 0
     for start, end in _lines(text):
-        if any(cut.start <= start < cut.end for cut in removed):
+        while cut < len(removed) and removed[cut].end <= start:
+            cut += 1
+        if cut < len(removed) and removed[cut].start <= start:
             if current is not None:
                 regions.append(current)
             current = None

@@ -4,7 +4,8 @@ with one atomic switch.
     data/index/
       CURRENT            the name of the published generation (replaced atomically)
       .build.lock        held by the one build that may run at a time
-      .build.progress    what that build is embedding, how far it is (JSON, for `index status`)
+      .build.progress    what that build reads or embeds, how far it is (JSON, for `index status`;
+                         left behind by a build that was killed, until the next build)
       g000007/           a generation: catalog.sqlite3 (+ chroma/ for a local index)
       g000008/           being built: never read until CURRENT names it
 
@@ -202,6 +203,18 @@ class Layout:
         with contextlib.suppress(OSError):  # progress is for people to read: never fails a build
             tmp.write_text(json.dumps(values), encoding="utf-8")
             os.replace(tmp, self.root / PROGRESS)
+
+    def stopped_progress(self) -> tuple[dict[str, Any], float] | None:
+        """The last record of a build that stopped before finishing (killed: it could not remove
+        it) and when it was written; ``None`` while a build runs or when none was left."""
+        if self.build_running():
+            return None
+        try:
+            path = self.root / PROGRESS
+            values, when = json.loads(path.read_text(encoding="utf-8")), path.stat().st_mtime
+        except (OSError, ValueError):
+            return None
+        return (values, when) if isinstance(values, dict) else None
 
     def read_progress(self) -> dict[str, Any] | None:
         """What the running build last recorded (:meth:`write_progress`); ``None`` when no build

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from index.metadata import DocumentMetadata, apply_sidecar, extract_metadata
 
 log = logging.getLogger(__name__)
 SEED_SUFFIXES = (".txt", ".md")
+Reading = Callable[[str, int], None]  # (seed about to be read and cleaned, its size in bytes)
 CONTROL = re.compile(
     r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # a terminal control sequence (colours, cursor moves), whole
     r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c\n]{0,200}(?:\x07|\x1b\\|\x9c)?"  # an operating system command (window title)
@@ -88,20 +90,39 @@ def file_key(path: Path) -> tuple[int, ...]:
     return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
 
 
-def read_seed(path: Path, seeds_dir: Path) -> SeedDocument:
-    """One seed, decoded, cleaned and with its metadata; raises ``SeedError`` naming the file."""
-    source = path.relative_to(seeds_dir).as_posix()
+def _decoded(path: Path, source: str) -> tuple[bytes, str]:
+    """The seed's bytes and its text; ``SeedError`` when it cannot be read or is not UTF-8."""
     try:
         raw = path.read_bytes()
     except OSError as error:
         raise SeedError(f"{source}: cannot be read ({error.strerror or error})") from error
     try:
-        text = raw.decode("utf-8")
+        return raw, raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise SeedError(
             f"{source}: not valid UTF-8 (byte {error.start}: {raw[error.start : error.start + 1]!r}); "
             "re-save it as UTF-8"
         ) from error
+
+
+def size_words(size: int) -> str:
+    """A file size for people: ``size_words(12_400_000) == "12 MB"``, ``size_words(80_000) == "80 KB"``."""
+    if size >= 1_000_000:
+        return f"{size / 1_000_000:.0f} MB"
+    return f"{max(1, round(size / 1000))} KB"
+
+
+def check_seed(path: Path, seeds_dir: Path) -> None:
+    """Raise the ``SeedError`` :func:`read_seed` would, without cleaning the text: the file is
+    read and decoded, its sidecar read. Cheap enough to list a seed of any size (the library)."""
+    _decoded(path, path.relative_to(seeds_dir).as_posix())
+    apply_sidecar(DocumentMetadata(), path)
+
+
+def read_seed(path: Path, seeds_dir: Path) -> SeedDocument:
+    """One seed, decoded, cleaned and with its metadata; raises ``SeedError`` naming the file."""
+    source = path.relative_to(seeds_dir).as_posix()
+    raw, text = _decoded(path, source)
     text, replaced = CONTROL.subn(lambda match: " " * len(match.group()), text)
     if replaced:
         log.warning("%s: %d control characters (NUL, terminal escapes) read as spaces", source, replaced)
@@ -146,14 +167,15 @@ def left_out(
             found[source] = errors[source]
             continue
         try:
-            read_seed(path, seeds_dir)
+            check_seed(path, seeds_dir)  # only whether it can be read: never cleaned for that
         except SeedError as error:
             found[source] = str(error)
     return found
 
 
-def load_seeds(seeds_dir: Path) -> LoadResult:
-    """Every readable seed under ``seeds_dir``; unreadable ones are in ``errors``, never fatal."""
+def load_seeds(seeds_dir: Path, reading: Reading | None = None) -> LoadResult:
+    """Every readable seed under ``seeds_dir``; unreadable ones are in ``errors``, never fatal.
+    ``reading`` is told of each seed before it is read: a large one takes a while."""
     leaving: list[Path] = []
     paths, others = seed_files(seeds_dir, leaving)
     for link in leaving:
@@ -166,6 +188,8 @@ def load_seeds(seeds_dir: Path) -> LoadResult:
     result.outside = [link.relative_to(seeds_dir).as_posix() for link in leaving]
     first_with: dict[str, str] = {}
     for path in paths:
+        if reading is not None:
+            reading(path.relative_to(seeds_dir).as_posix(), (file_key(path) or (0,))[0])
         try:
             document = read_seed(path, seeds_dir)
         except SeedError as error:  # the seed itself, or its metadata sidecar

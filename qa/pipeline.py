@@ -73,6 +73,9 @@ OPTIONS = ("top_k", "sources", "answerer", "mode")  # what ask/stream take besid
 class BuildListener(Protocol):
     """What a pipeline tells about every build it runs (:meth:`Pipeline.listen`): the app shows it."""
 
+    def reading(self, source: str, size: int) -> None:
+        """``source`` (``size`` bytes) is being read and cleaned, before any of it is embedded."""
+
     def progress(self, done: int, total: int, source: str) -> None:
         """``done`` of ``total`` texts embedded; ``source`` is being embedded."""
 
@@ -187,6 +190,10 @@ class Pipeline:
             if listener is not None:
                 listener.progress(done, total, source)
 
+        def read(source: str, size: int) -> None:
+            if listener is not None:
+                listener.reading(source, size)
+
         def publish(report: BuildReport) -> None:
             published.append(report.generation)
             if listener is not None:
@@ -200,6 +207,7 @@ class Pipeline:
                 wait=wait,
                 rebuild_mismatch=self.settings.auto_build,  # an index of other settings is rebuilt, not refused
                 published=publish,
+                reading=read,
             )
         except IndexBusyError:
             raise  # another build runs: this one never started

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/retrieval_grid.py            # about 40 s on 2 cores; prints a table
     .venv/bin/python scripts/retrieval_grid.py --split all
 
-This is how the defaults in ``qa/settings.py`` (dense weight 0.7, BM25 weight 0.3, RRF constant
+This is how the defaults in ``core/settings.py`` (dense weight 0.7, BM25 weight 0.3, RRF constant
 10, at most 3 passages per article) were chosen. Dense-only and BM25-only are printed first as the
 baselines of the same run. Recall is the share of a question's gold quotes found in the first five
 passages (``qa.eval.metrics.recall_at``), over answerable questions with gold quotes; follow-ups are

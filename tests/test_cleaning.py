@@ -302,3 +302,53 @@ def test_non_utf8_seed_is_named(tmp_path) -> None:  # type: ignore[no-untyped-de
     (tmp_path / "bad.txt").write_bytes(b"caf\xe9 au lait")
     with pytest.raises(SeedError, match=r"bad\.txt: not valid UTF-8"):
         read_seed(tmp_path / "bad.txt", tmp_path)
+
+
+def _pages(chars: int, draw: int = 7) -> str:
+    """About ``chars`` characters of scraped pages, as a large dump holds them: the seeds one after
+    another, again and again, each line carrying its page's number half of the time (so some
+    boilerplate repeats and some does not, as across the pages of one site)."""
+    import random
+
+    lines = "\n\n".join(p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))).splitlines()
+    rng, out, size, page = random.Random(draw), [], 0, 0
+    while size < chars:
+        for line in lines:
+            line = f"{line} ({page})" if line and rng.random() < 0.5 else line
+            out.append(line)
+            size += len(line) + 1
+        page += 1
+    return "\n".join(out)[:chars]
+
+
+def _one_line(chars: int, draw: int = 7) -> str:
+    """The pages with no line breaks: one line of ``chars`` characters."""
+    return _pages(chars, draw).replace("\n", " ")
+
+
+def _html(chars: int, draw: int = 7) -> str:
+    """The pages as HTML saved as text: one element a line, tags, links and adverts."""
+    marked = "\n".join(
+        f'<p class="body">{line}</p>' if len(line) > 80 else f'<div class="nav"><a href="/x">{line}</a></div>'
+        for line in _pages(chars, draw).splitlines()
+    )
+    return f"<html><body>\n{marked}\n</body></html>"[:chars]
+
+
+@pytest.mark.parametrize("shape", [_pages, _one_line, _html], ids=["pages", "one-line", "html"])
+def test_reading_a_seed_takes_time_in_proportion_to_its_size(shape, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A 4 MB seed is read (decoded, cleaned, scanned) in about four times a 1 MB one's time: a
+    50 MB seed was an hour when it grew faster. A ratio in one run, not a timing: machines differ."""
+    import time
+
+    def seconds(megabytes: float, draw: int) -> float:
+        path = tmp_path / f"{draw}.txt"  # another draw each time: nothing read before is remembered
+        path.write_text(shape(int(megabytes * 1_000_000), draw), encoding="utf-8")
+        began = time.perf_counter()
+        read_seed(path, tmp_path)
+        return time.perf_counter() - began
+
+    seconds(0.1, 0)  # what is done once (imports, compiled patterns) is not the 1 MB seed's
+    small = min(seconds(1, 1), seconds(1, 2))  # the faster of two: a pause of the machine is not the code's
+    large = seconds(4, 3)
+    assert large < 6 * small, f"1 MB: {small:.2f} s, 4 MB: {large:.2f} s ({large / small:.1f} times)"

@@ -181,7 +181,9 @@ def test_a_build_killed_during_the_large_seed_leaves_the_partial_generation_serv
         build = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=output)
     try:
         deadline = time.monotonic() + 300
-        while not ((p := layout.read_progress()) and p["source"] == "big.txt" and p["embedded"] > 0):
+        while not (
+            (p := layout.read_progress()) and p.get("source") == "big.txt" and p.get("embedded", 0) > 0
+        ):
             assert build.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "the build never reached the large seed"
             time.sleep(0.05)
@@ -194,6 +196,9 @@ def test_a_build_killed_during_the_large_seed_leaves_the_partial_generation_serv
     shown = index_cli(settings, "status", timeout=120)
     assert shown.returncode == 0 and f"generation {partial}" in shown.stdout, shown.stderr
     assert "big.txt: not indexed yet, the build that was indexing it stopped" in shown.stdout
+    assert re.search(
+        r"a build stopped before finishing at [\d: -]+: it was embedding big\.txt \(", shown.stdout
+    )
     assert "build running" not in shown.stdout and "5 documents" in shown.stdout
 
     served = Pipeline(settings.model_copy(update={"auto_build": False}), embeddings=embeddings)
@@ -207,3 +212,107 @@ def test_a_build_killed_during_the_large_seed_leaves_the_partial_generation_serv
     pipeline = Pipeline(settings, embeddings=embeddings)
     assert "4,321" in pipeline.ask(BIG_QUESTION).text and pipeline.pending() == []
     pipeline.close()
+
+
+class HeldWhileReading:
+    """The page's status as a pipeline's listener, holding the build while it reads (and cleans)
+    ``big.txt``, before anything of it is embedded, until the test lets it go; then the build stops."""
+
+    def __init__(self, status: IndexStatus) -> None:
+        self.status, self.reached, self.go = status, threading.Event(), threading.Event()
+
+    def reading(self, source: str, size: int) -> None:
+        self.status.reading(source, size)
+        if source == "big.txt":
+            self.reached.set()
+            assert self.go.wait(300), "never let go"
+            raise RuntimeError("stopped by the test")  # nothing of it to embed: the test is done
+
+    def progress(self, done: int, total: int, source: str) -> None:
+        self.status.progress(done, total, source)
+
+    def published(self, report) -> None:  # type: ignore[no-untyped-def]
+        self.status.published(report)
+
+    def stopped(self, error: Exception | None) -> None:
+        self.status.stopped(error)
+
+
+def test_a_large_seed_being_read_shows_in_the_status_line_and_index_status(make_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
+    """Reading and cleaning a 50 MB seed took minutes before its first text was embedded, and
+    the page said "Ready" and `index status` nothing meanwhile: the read is reported as it starts."""
+    settings = with_large_seed(make_settings)
+    big = settings.seeds_dir / "big.txt"
+    text = big.read_text(encoding="utf-8")
+    big.unlink()
+    pipeline, status = Pipeline(settings, embeddings=embeddings), IndexStatus()
+    prepare_index(pipeline, status)
+    assert status.describe() == "Ready: 5 articles indexed."
+    big.write_text(text * 30, encoding="utf-8")  # about 2.4 MB, added while the app runs
+    held = HeldWhileReading(status)
+    pipeline.listen(held)
+    failed: list[Exception] = []
+
+    def look() -> None:  # what the seeds watcher does
+        try:
+            pipeline.check_seeds()
+        except RuntimeError as error:
+            failed.append(error)
+
+    thread = threading.Thread(target=look)
+    thread.start()
+    try:
+        while not held.reached.wait(0.1):
+            assert thread.is_alive(), f"the build never said it was reading big.txt: {status.describe()}"
+        line = status.describe()
+        assert status.updating and line.startswith("Indexing: reading big.txt (2 MB)…"), line
+        assert line.endswith("answers come from the 5 documents indexed so far."), line
+        shown = index_cli(settings, "status", timeout=120)
+        assert shown.returncode == 0, shown.stderr
+        assert re.search(r"build running \(process \d+\): reading big\.txt \(2 MB\)", shown.stdout), (
+            shown.stdout
+        )
+    finally:
+        held.go.set()
+        thread.join(300)
+    assert failed and not status.updating and status.describe().startswith("Ready: 5 articles indexed.")
+    pipeline.close()
+
+
+def test_index_status_names_a_build_killed_while_reading_a_large_seed(
+    make_settings, embeddings, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """A build killed with `kill -9` while it reads a large seed is named by `index status`, with
+    when it stopped and what it was doing, instead of nothing at all."""
+    settings = with_large_seed(make_settings)
+    big = settings.seeds_dir / "big.txt"
+    text = big.read_text(encoding="utf-8")
+    big.unlink()
+    build_index(settings, embeddings=embeddings)
+    big.write_text(text * 100, encoding="utf-8")  # about 8 MB: seconds to read and clean
+    layout = Layout(settings)
+    command = [sys.executable, "-m", "index", "build", "--seeds", str(settings.seeds_dir)]
+    command += ["--index", str(settings.resolved_index_dir)]
+    log = tmp_path / "build.log"
+    with log.open("w") as output:
+        build = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=output, stderr=output)
+    try:
+        deadline = time.monotonic() + 300
+        while not ((p := layout.read_progress()) and p.get("reading") == "big.txt"):
+            assert build.poll() is None, log.read_text()
+            assert not (p and "embedded" in p), f"embedding began, never said it read big.txt: {p}"
+            assert time.monotonic() < deadline, "the build never said it was reading big.txt"
+            time.sleep(0.02)
+    finally:
+        os.kill(build.pid, signal.SIGKILL)
+        build.wait()
+    shown = index_cli(settings, "status", timeout=120)
+    assert shown.returncode == 0 and "5 documents" in shown.stdout, shown.stderr
+    assert "build running" not in shown.stdout
+    assert re.search(
+        r"a build stopped before finishing at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d: it was reading big\.txt \(8 MB\); "
+        r"`python -m index build` runs it again",
+        shown.stdout,
+    ), shown.stdout
+    build_index(settings, embeddings=embeddings)  # the next build clears the record
+    assert "a build stopped" not in index_cli(settings, "status", timeout=120).stdout

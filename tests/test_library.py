@@ -279,3 +279,47 @@ def test_uploaded_documents_are_indexed_cited_exactly_and_removed(
     answer = pipeline.ask("How much can the new cranes in Vellmar lift?")
     assert all(c.source != "uploads/cranes.txt" for c in answer.citations)
     pipeline.close()
+
+
+@pytest.mark.slow
+def test_listing_the_library_never_cleans_a_seed(make_settings, embeddings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The library lists a seed the index does not hold yet (a large one, one that cannot be read)
+    without cleaning it: a 50 MB seed was cleaned again for every refresh (93 s once)."""
+    import index.clean
+    import index.load
+    from index.synthetic import write_large_seed
+    from qa.pipeline import Pipeline
+    from tests.conftest import SEEDS
+    from ui.library import Library
+    from ui.status import IndexStatus, prepare_index
+
+    settings = make_settings(watch_seeds=0)
+    (settings.seeds_dir / "own.txt").write_text(
+        "Orchard report\nApple growers in Hallin picked 300 tonnes this autumn.\n", encoding="utf-8"
+    )
+    pipeline, status = Pipeline(settings, embeddings=embeddings), IndexStatus()
+    prepare_index(pipeline, status)
+    write_large_seed(
+        SEEDS, settings.seeds_dir / "big.txt", 400_000, "The Quillmark festival drew 4,321 visitors."
+    )
+    (settings.seeds_dir / "latin.txt").write_bytes("Caf\xe9 report".encode("latin-1"))
+    (settings.seeds_dir / "tagged.txt").write_text("Tagged report\nA sentence.\n", encoding="utf-8")
+    (settings.seeds_dir / "tagged.meta.json").write_text('{"colour": "red"}', encoding="utf-8")
+
+    cleaned: list[str] = []
+    real = index.clean.kept_regions
+
+    def counting(text: str, title: str | None = None) -> list[tuple[int, int]]:
+        cleaned.append(title or text[:40])
+        return real(text, title)
+
+    monkeypatch.setattr(index.clean, "kept_regions", counting)
+    monkeypatch.setattr(index.load, "kept_regions", counting)
+    library = Library(pipeline, status)
+    rows = {r.source: r.status for r in library.rows()}
+    library.table()
+    assert cleaned == [], f"listing cleaned {len(cleaned)} seed(s)"
+    assert rows["own.txt"] == "indexed" and rows["big.txt"] == "not indexed yet"
+    assert rows["latin.txt"].startswith("failed: latin.txt: not valid UTF-8 (byte 3"), rows
+    assert rows["tagged.txt"].startswith("failed: tagged.meta.json: unknown metadata fields ['colour']"), rows
+    pipeline.close()

@@ -1,6 +1,6 @@
 """Making the app safe to reach from other machines: a log-in, trusted Host names, a bounded
 request size and bounded uploads. ``app.py`` wires it in; the settings are the ``QA_`` ones of the
-"serving the app" section of qa/settings.py.
+"serving the app" section of core/settings.py.
 
     QA_AUTH=alice:s3cret python app.py --host 0.0.0.0        # log-in required on every page and API
     QA_AUTH_FILE=users.txt QA_TRUSTED_HOSTS=qa.example.org python app.py --host 0.0.0.0

@@ -87,8 +87,9 @@ class Library:
 
     def _failure(self, path: Path) -> str | None:
         """Why the seed cannot be read (:func:`index.load.read_seed`'s error), ``None`` when it can;
-        read again only when the file changed (:func:`index.load.file_key`)."""
-        from index.load import file_key, read_seed
+        read again only when the file changed (:func:`index.load.file_key`), and never cleaned
+        (:func:`index.load.check_seed`): listing a large seed costs reading it, not indexing it."""
+        from index.load import check_seed, file_key
 
         try:
             path.stat()
@@ -100,7 +101,7 @@ class Library:
         if cached and cached[0] == key:
             return cached[1]
         try:
-            read_seed(path, self.seeds_dir)
+            check_seed(path, self.seeds_dir)
             failure = None
         except SeedError as error:
             failure = str(error)

@@ -41,6 +41,7 @@ class IndexStatus:
     updating: bool = False  # a build runs while questions are answered
     watching: bool = False  # the seeds folder is followed: a build may start at any time
     trouble: str = ""  # why the last update failed (the generation published before answers)
+    read: str = ""  # "big.txt (12 MB)": the seed being read and cleaned, before its texts are embedded
     _finished: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
@@ -52,11 +53,22 @@ class IndexStatus:
     def failed(self) -> bool:
         return self.state == "failed"
 
+    def reading(self, source: str, size: int) -> None:
+        """A build reads and cleans ``source`` (``size`` bytes): seconds or minutes for a large one,
+        before any of its texts is embedded."""
+        from index.load import size_words
+
+        self.read = f"{source} ({size_words(size)})"
+        self._building()
+
     def progress(self, done: int, total: int, source: str) -> None:
         """A build's progress: ``(texts embedded, texts to embed, document)``."""
         if source != self.source:
             log.info("Building the index: %d of %d texts embedded (%s)", done, total, source)
-        self.done, self.total, self.source = done, total, source
+        self.done, self.total, self.source, self.read = done, total, source, ""
+        self._building()
+
+    def _building(self) -> None:
         if self.ready:
             self.updating = True
         elif not self.failed:
@@ -65,7 +77,7 @@ class IndexStatus:
     def published(self, report: BuildReport) -> None:
         """A build published a generation: questions are answered from it, also while
         ``report.pending`` names seeds still being embedded."""
-        self.documents, self.pending, self.trouble = report.documents, list(report.pending), ""
+        self.documents, self.pending, self.trouble, self.read = report.documents, list(report.pending), "", ""
         self.updating = bool(report.pending)
         if report.pending:  # embedded next (smallest first), before its first batch is reported
             self.source = report.pending[0]
@@ -75,7 +87,7 @@ class IndexStatus:
 
     def stopped(self, error: Exception | None) -> None:
         """A build ended; ``error`` when it failed (the generation published before still answers)."""
-        self.updating, self.pending = False, []
+        self.updating, self.pending, self.read = False, [], ""
         if error is not None:
             self.trouble = str(error)
 
@@ -98,6 +110,11 @@ class IndexStatus:
         if self.failed:
             return self.message
         if self.ready:
+            if self.updating and self.read:
+                return (
+                    f"Indexing: reading {self.read}…; "
+                    f"answers come from the {self.documents:,} documents indexed so far."
+                )
             if self.updating and self.total:
                 others = [p for p in self.pending if p != self.source]
                 then = f", then {', '.join(others)}" if others else ""
@@ -106,6 +123,11 @@ class IndexStatus:
                     f"answers come from the {self.documents:,} documents indexed so far."
                 )
             return self.message + (f" Updating the index failed: {self.trouble}" if self.trouble else "")
+        if self.state == "building" and self.read:
+            return (
+                f"Building the index: reading {self.read}… "
+                "Questions will be answered as soon as the first documents are indexed."
+            )
         if self.state == "building" and self.total:
             return (
                 f"Building the index: {self.done:,} of {self.total:,} passages embedded "
