@@ -49,7 +49,14 @@ from index.store import (
     release,
     vector_store,
 )
-from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError, QAError
+from qa.errors import (
+    DiskFullError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexMissingError,
+    IndexWriteError,
+    QAError,
+)
 from qa.lexical import terms
 
 if TYPE_CHECKING:
@@ -271,7 +278,10 @@ def build_index(
         previous = served  # the generation published last: kept when the next one is published
         for number, stage in enumerate(stages):
             later = [p for next_stage in stages[number + 1 :] for p in next_stage]
-            generation = layout.new_generation()
+            try:
+                generation = layout.new_generation()
+            except OSError as error:  # a full disk, say: the served generation is unchanged
+                raise _write_error(error, layout) from error
             tracker.generation = generation.name
             try:
                 _write(
@@ -549,7 +559,7 @@ def _remove_leftovers(settings: Settings, layout: Layout, keep: set[str], newer_
 
 def _write_error(error: BaseException, layout: Layout) -> QAError:
     if is_disk_full(error):
-        return IndexWriteError(
+        return DiskFullError(
             f"The disk holding {layout.root} is full ({error}); the index being served is unchanged. "
             "Free some space and build again"
         )

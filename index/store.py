@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from index.chunk import CHUNKER_VERSION
 from index.manifest import ChunkingRecord
-from qa.errors import IndexCorruptError, IndexWriteError, QAError
+from qa.errors import DiskFullError, IndexCorruptError, QAError
 
 if TYPE_CHECKING:
     import chromadb
@@ -98,7 +98,7 @@ def chroma_error(error: BaseException, what: str) -> QAError:
     """A failure of Chroma as the project's error: a full disk, or a damaged index."""
     text = f"{type(error).__name__}: {error}"
     if is_disk_full(error):
-        return IndexWriteError(f"{what}: the disk is full ({text}); free some space and build again")
+        return DiskFullError(f"{what}: the disk is full ({text}); free some space and build again")
     return IndexCorruptError(f"{what} ({text}); run `python -m index build`, which rebuilds a damaged index")
 
 
