@@ -82,6 +82,10 @@ class IndexWriteError(QAError):
     """Writing a new index generation failed (a full disk, say); the served one is unchanged."""
 
 
+class DiskFullError(IndexWriteError):
+    """The disk holding the index is full: nothing new is indexed until space is freed."""
+
+
 class IndexMismatchError(QAError):
     """The index was built with other settings (embedding model, chunking) than the ones in use."""
 

@@ -35,7 +35,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from core.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError, QAError
+from core.errors import (
+    DiskFullError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexMissingError,
+    IndexWriteError,
+    QAError,
+)
 from core.lexical import terms
 from index.catalog import Catalog, text_key
 from index.chunk import Chunk, chunk_document
@@ -278,7 +285,10 @@ def build_index(
         previous = served  # the generation published last: kept when the next one is published
         for number, stage in enumerate(stages):
             later = [p for next_stage in stages[number + 1 :] for p in next_stage]
-            generation = layout.new_generation()
+            try:
+                generation = layout.new_generation()
+            except OSError as error:  # a full disk, say: the served generation is unchanged
+                raise _write_error(error, layout) from error
             tracker.generation = generation.name
             try:
                 _write(
@@ -610,7 +620,7 @@ def _remove_leftovers(settings: Settings, layout: Layout, keep: set[str], newer_
 
 def _write_error(error: BaseException, layout: Layout) -> QAError:
     if is_disk_full(error):
-        return IndexWriteError(
+        return DiskFullError(
             f"The disk holding {layout.root} is full ({error}); the index being served is unchanged. "
             "Free some space and build again"
         )

@@ -20,6 +20,7 @@ embed publishes what it has finished on the way (``index.build``): it keeps the 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -30,7 +31,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.errors import IndexBusyError, IndexCorruptError, IndexMissingError, IndexReadOnlyError
+from core.errors import (
+    DiskFullError,
+    IndexBusyError,
+    IndexCorruptError,
+    IndexMissingError,
+    IndexReadOnlyError,
+)
 from index.catalog import CATALOG_NAME
 from index.store import Generation
 
@@ -151,6 +158,11 @@ class Layout:
             self.root.mkdir(parents=True, exist_ok=True)
             handle = open(self.root / LOCK, "a+")  # noqa: SIM115 - held for the whole block
         except OSError as error:
+            if error.errno == errno.ENOSPC:
+                raise DiskFullError(
+                    f"The disk holding {self.root} is full; the index being served is unchanged. "
+                    "Free some space and build again"
+                ) from error
             raise IndexReadOnlyError(
                 f"Cannot write to the index folder {self.root} ({error.strerror or error}); "
                 "the index there can be served as it is, not built or updated"
@@ -166,18 +178,18 @@ class Layout:
                 if on_wait is not None:
                     on_wait(f"{message}; waiting for it to finish…")
                 fcntl.flock(handle, fcntl.LOCK_EX)
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"{os.getpid()}\n")
-            handle.flush()
+            # Who holds it is for people to read (written unbuffered: a full disk must not stop
+            # the build here, nor fail closing the file; the build reports the disk itself).
+            with contextlib.suppress(OSError):
+                os.ftruncate(handle.fileno(), 0)
+                os.pwrite(handle.fileno(), f"{os.getpid()}\n".encode("ascii"), 0)
             try:
                 yield
             finally:  # only the holder clears the holder's records
                 with contextlib.suppress(OSError):
                     (self.root / PROGRESS).unlink(missing_ok=True)
                 with contextlib.suppress(OSError):
-                    handle.seek(0)
-                    handle.truncate()
+                    os.ftruncate(handle.fileno(), 0)
         finally:
             handle.close()  # closing releases the lock
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.errors import IndexCorruptError, IndexWriteError, QAError
+from core.errors import DiskFullError, IndexCorruptError, QAError
 from index.catalog import CATALOG_NAME
 from index.chunk import CHUNKER_VERSION
 from index.manifest import ChunkingRecord
@@ -116,7 +116,7 @@ def chroma_error(error: BaseException, what: str) -> QAError:
     """A failure of Chroma as the project's error: a full disk, or a damaged index."""
     text = f"{type(error).__name__}: {error}"
     if is_disk_full(error):
-        return IndexWriteError(f"{what}: the disk is full ({text}); free some space and build again")
+        return DiskFullError(f"{what}: the disk is full ({text}); free some space and build again")
     return IndexCorruptError(f"{what} ({text}); run `python -m index build`, which rebuilds a damaged index")
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,11 +29,13 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from core.errors import (
+    DiskFullError,
     IndexBusyError,
     IndexCorruptError,
     IndexMismatchError,
     IndexMissingError,
     IndexReadOnlyError,
+    IndexWriteError,
     InvalidOptionError,
     LLMError,
     QAError,
@@ -125,6 +128,9 @@ class Pipeline:
         self.stale_sources: list[str] = []  # seeds changed, added or removed since the served generation
         self._synced = False  # whether ensure_index has run: load() need not run it again
         self._seeds_signature: tuple[tuple[object, ...], ...] | None = None
+        self._retry_at: float | None = None  # when the watcher may try again a build that could not write
+        self._failures = 0  # such builds failed in a row (each waits twice as long)
+        self._free_at_failure: int | None = None  # free bytes on a disk found full: tried again when more
         self._watcher: threading.Thread | None = None
         self._listener: BuildListener | None = None
         self._stop = threading.Event()
@@ -214,9 +220,10 @@ class Pipeline:
         except Exception as error:
             if listener is not None:
                 listener.stopped(error)
-            # What it published answers, or a folder it cannot write is served as it is: opening
-            # the index need not try to build again.
-            if published or isinstance(error, IndexReadOnlyError):
+            # What it published answers, or a folder it cannot write (read-only, a full disk) is
+            # served as it is: opening the index need not try to build again.
+            full = isinstance(error, IndexWriteError) and self._layout.current_name() is not None
+            if published or full or isinstance(error, IndexReadOnlyError):
                 self._synced = True
             raise
         if listener is not None:
@@ -303,6 +310,10 @@ class Pipeline:
         except IndexReadOnlyError as error:
             log.warning("%s; serving the index as it is", error)
             self._synced = True
+        except IndexWriteError as error:  # a full disk, say: a published generation answers as it is
+            if self._layout.current_name() is None:
+                raise
+            log.warning("%s; answering from the index as it is", error)
 
     def pending(self) -> list[PendingSeed]:
         """The seeds the served generation does not hold yet (a partial generation, published before
@@ -351,17 +362,45 @@ class Pipeline:
         except QAError:
             return None
         signature = tuple(sorted((str(p), *file_key(p)) for p in paths))
-        if signature == self._seeds_signature:
+        if signature == self._seeds_signature and not self._retry_due():
             return None
         self._seeds_signature = signature
         if self.settings.auto_build:
             try:
-                return self.ensure_index(wait=False)
+                report = self.ensure_index(wait=False)
             except IndexBusyError:
                 self._seeds_signature = None  # another build runs: look again next time
                 return None
+            except IndexWriteError as error:  # a full disk, say: tried again later (2 s ... 64 s apart)
+                self._failures += 1
+                self._retry_at = time.monotonic() + min(64.0, 2.0**self._failures)
+                self._free_at_failure = self._disk_free() if isinstance(error, DiskFullError) else None
+                raise
+            self._failures, self._retry_at, self._free_at_failure = 0, None, None
+            return report
         self._healing(lambda served: self._look_at_seeds(served, paths))
         return None
+
+    def retrying(self) -> bool:
+        """Whether a build that could not write (a full disk, say) is to be tried again."""
+        return self._retry_at is not None
+
+    def _retry_due(self) -> bool:
+        """Whether to try again a build that could not write: once its wait is over, and for a full
+        disk, once more space is free than when it failed (a build is not redone to fail again)."""
+        if self._retry_at is None or time.monotonic() < self._retry_at:
+            return False
+        if self._free_at_failure is None:
+            return True
+        free = self._disk_free()
+        return free is None or free > self._free_at_failure
+
+    def _disk_free(self) -> int | None:
+        """Free bytes on the disk holding the index folder (``None`` when it cannot be told)."""
+        try:
+            return shutil.disk_usage(self._layout.root).free
+        except OSError:
+            return None
 
     def _look_at_seeds(self, served: ServedIndex, paths: list[Any] | None = None) -> None:
         """With no build following the seeds: list the seeds changed, added or removed since
@@ -394,13 +433,30 @@ class Pipeline:
             return
 
         def run() -> None:
+            said = ""  # the failure logged last: one that repeats at every retry is logged once
+            waited = False  # whether it was a build that could not write, tried again
             while not self._stop.wait(interval):
                 try:
                     self.check_seeds()
                 except QAError as error:
-                    log.warning("Following the seeds folder: %s", error)
+                    if str(error) != said:
+                        later = (
+                            "; trying again once space is freed"
+                            if isinstance(error, DiskFullError)
+                            else "; trying again later"
+                            if self.retrying()
+                            else ""
+                        )
+                        log.warning("Following the seeds folder: %s%s", error, later)
+                    said, waited = str(error), self.retrying()
+                    continue
                 except Exception:  # a watcher that dies silently would be worse
                     log.exception("Following the seeds folder failed")
+                    continue
+                if said and not self.retrying():  # the build that could not write has now
+                    if waited:
+                        log.info("Following the seeds folder: the index is up to date again")
+                    said, waited = "", False
 
         self._watcher = threading.Thread(target=run, name="seeds-watcher", daemon=True)
         self._watcher.start()

@@ -7,7 +7,8 @@ last); ``being indexed`` (a seed the served generation does not hold yet, while 
 runs or the watcher is about to start one); ``changed since indexing`` (its file differs from
 what is indexed); ``failed: why`` (the seed cannot be read, as :func:`index.load.read_seed` says;
 an indexed one is left out of answers meanwhile);
-``not indexed yet`` (no build follows the folder: ``python -m index build``).
+``not indexed yet`` (no build follows the folder: ``python -m index build``); ``waiting for disk
+space`` (the last build found the disk full: indexed once space is freed).
 
 Uploads are converted and stored by :mod:`index.convert` under ``SEEDS/uploads/`` and indexed
 incrementally by :meth:`qa.pipeline.Pipeline.check_seeds`, in the background, its progress in the
@@ -45,6 +46,7 @@ INDEXED, BEING_INDEXED, CHANGED, NOT_YET = (
     "changed since indexing",
     "not indexed yet",
 )
+WAITING_FOR_SPACE = "waiting for disk space: the disk is full"
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,9 @@ class Library:
         building = self.status.updating or self.status.state == "building"
         following = self.pipeline.settings.auto_build and self.status.watching
         waiting = BEING_INDEXED if building or following or self._indexing else NOT_YET
+        again = " (being re-indexed)" if building or following else ""
+        if self.status.disk_full and not building:  # nothing is indexed until space is freed
+            waiting, again = WAITING_FOR_SPACE, f" ({WAITING_FOR_SPACE})"
         known = set(hashes.values())
         rows = []
         for source in sorted(set(on_disk) | set(indexed)):
@@ -167,7 +172,7 @@ class Library:
                 if source not in hashes and self._sha256(path) in known:
                     status = "same text as another document (indexed once)"
                 elif source in hashes:
-                    status = CHANGED + (" (being re-indexed)" if building or following else "")
+                    status = CHANGED + again
                 else:
                     status = waiting
                 if building and self.status.source == source and self.status.total:

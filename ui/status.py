@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from core.errors import IndexReadOnlyError, QAError
+from core.errors import DiskFullError, IndexReadOnlyError, IndexWriteError, QAError
 
 if TYPE_CHECKING:
     from index.build import BuildReport
@@ -42,6 +42,7 @@ class IndexStatus:
     watching: bool = False  # the seeds folder is followed: a build may start at any time
     trouble: str = ""  # why the last update failed (the generation published before answers)
     read: str = ""  # "big.txt (12 MB)": the seed being read and cleaned, before its texts are embedded
+    disk_full: bool = False  # it failed for a full disk: new seeds wait for space to be freed
     _finished: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
@@ -78,6 +79,7 @@ class IndexStatus:
         """A build published a generation: questions are answered from it, also while
         ``report.pending`` names seeds still being embedded."""
         self.documents, self.pending, self.trouble, self.read = report.documents, list(report.pending), "", ""
+        self.disk_full = False
         self.updating = bool(report.pending)
         if report.pending:  # embedded next (smallest first), before its first batch is reported
             self.source = report.pending[0]
@@ -88,8 +90,8 @@ class IndexStatus:
     def stopped(self, error: Exception | None) -> None:
         """A build ended; ``error`` when it failed (the generation published before still answers)."""
         self.updating, self.pending, self.read = False, [], ""
-        if error is not None:
-            self.trouble = str(error)
+        self.trouble = "" if error is None else str(error)
+        self.disk_full = isinstance(error, DiskFullError)
 
     def finish(self, message: str) -> None:
         self.state, self.message = "ready", message
@@ -103,6 +105,14 @@ class IndexStatus:
         """Block until questions can be answered or the index has failed; ``True`` when they can."""
         self._finished.wait(timeout)
         return self.ready
+
+    def waiting_for_space(self) -> str:
+        """What a full disk means for the documents not indexed yet, in a sentence."""
+        then = "once space is freed" if self.watching else "once space is freed and the app restarted"
+        return (
+            "The disk is full, so new and changed documents cannot be indexed; answers come from "
+            f"the documents indexed before, and the rest are indexed {then}."
+        )
 
     def describe(self) -> str:
         """One line for the page, e.g. ``Indexing big.txt: 1,234 of 40,000 passages embedded;
@@ -122,6 +132,8 @@ class IndexStatus:
                     f"Indexing {self.source}: {self.done:,} of {self.total:,} passages embedded{then}; "
                     f"answers come from the {self.documents:,} documents indexed so far."
                 )
+            if self.disk_full:
+                return f"{self.message} {self.waiting_for_space()}"
             return self.message + (f" Updating the index failed: {self.trouble}" if self.trouble else "")
         if self.state == "building" and self.read:
             return (
@@ -144,11 +156,15 @@ def prepare_index(pipeline: Pipeline, status: IndexStatus) -> None:
     settings = pipeline.settings
     status.watching = settings.auto_build and settings.watch_seeds > 0
     try:
+        stopped: QAError | None = None  # why the first build could not write: what is there answers
         if settings.auto_build:
             try:
                 report = pipeline.ensure_index()
             except IndexReadOnlyError as error:  # a read-only data folder: what is there answers
                 log.warning("%s; serving the index as it is", error)
+            except IndexWriteError as error:  # a full disk: what was published before answers
+                log.warning("The index build stopped: %s", error)
+                stopped = error
             except QAError as error:
                 if not status.ready:  # nothing was published to answer from
                     raise
@@ -156,7 +172,12 @@ def prepare_index(pipeline: Pipeline, status: IndexStatus) -> None:
             else:
                 if report is not None:
                     log.info("Index built: %s", report.summary())
-        pipeline.load()
+        try:
+            pipeline.load()
+        except QAError:
+            if stopped is not None:  # nothing to answer from: the build's failure says why
+                raise stopped from None
+            raise
         sources = pipeline.sources()
         status.documents = len(sources)
         status.finish(f"Ready: {len(sources)} articles indexed.")

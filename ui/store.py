@@ -352,11 +352,12 @@ class ChatStore:
 
 
 def _cannot_write(error: BaseException, path: Path) -> bool:
-    """Whether ``error`` (opening or preparing ``path``) is a file or folder that cannot be written."""
+    """Whether ``error`` (opening or preparing ``path``) is a file or folder that cannot be
+    written: read-only, or on a full disk."""
     if isinstance(error, OSError):
         return True
     code = getattr(error, "sqlite_errorcode", 0) & 0xFF
-    if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
+    if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_FULL):
         return True
     where = path if path.exists() else path.parent
     return not os.access(where, os.W_OK)  # a read-only mount says so even to root
