@@ -26,21 +26,11 @@ from index.generations import Layout
 from qa.pipeline import Pipeline
 from tests.test_app import get, serve
 from tests.test_bad_input import call
+from tests.test_generations import GAMMA, TRUCKS, seeded
 
 pytestmark = pytest.mark.slow
 
-ALPHA = "Alpha Report\nThe alpha convoy carried 40 trucks to the border. Officials confirmed the convoy arrived.\n"
-BETA = "Beta Report\nThe beta battalion trained for six weeks near the coast. It then moved north.\n"
-GAMMA = "Gamma Report\nGamma engineers repaired two bridges in the valley. The work took a month.\n"
-TRUCKS = "How many trucks did the alpha convoy carry?"
 BRIDGES = "How many bridges did the gamma engineers repair?"
-
-
-def seeded(make_settings, **overrides):  # type: ignore[no-untyped-def]
-    settings = make_settings(**overrides)
-    (settings.seeds_dir / "alpha.txt").write_text(ALPHA, encoding="utf-8")
-    (settings.seeds_dir / "beta.md").write_text(BETA, encoding="utf-8")
-    return settings
 
 
 def ask(port: int, question: str) -> dict[str, Any]:
