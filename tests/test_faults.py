@@ -320,3 +320,108 @@ def test_a_full_disk_answers_from_the_published_generation_in_python(
         assert "two bridges" in pipeline.ask(BRIDGES).text
         assert pipeline.served().name != served
         pipeline.close()
+
+
+# --- case 9: a damaged chat database
+
+# Saved by another process, which has closed the file: 40 conversations, enough pages that the
+# middle of the file is the messages' pages.
+SAVE_CONVERSATIONS = """
+import sys
+from ui.store import ChatStore
+store = ChatStore(sys.argv[1])
+for i in range(40):
+    c = store.create(f"Asked {i}")
+    store.save_exchange(c.id, 0, [{"role": "user", "html": "q" * 2000, "text": "q"},
+                                  {"role": "assistant", "html": "a" * 3000}], [["user", "q"]])
+"""
+DAMAGES = {
+    "first 100 bytes overwritten": lambda data: b"\x5a" * 100 + data[100:],
+    "truncated to half": lambda data: data[: len(data) // 2],
+    "replaced by text": lambda data: b"notes to myself: buy milk\n" * 10,
+    "damaged in the middle": lambda data: (
+        data[: len(data) // 2] + b"\xff" * 4096 + data[len(data) // 2 + 4096 :]
+    ),
+}
+CHAT_TRUCKS = [TRUCKS, [], [], 5, "extractive", False, None]  # the page's /chat event, a new conversation
+
+
+def saved_conversations(path: Path) -> None:
+    subprocess.run([sys.executable, "-c", SAVE_CONVERSATIONS, str(path)], cwd=PROJECT_ROOT, check=True)
+
+
+def moved_aside(path: Path) -> list[Path]:
+    """The damaged files set aside (their -wal and -shm beside them not counted)."""
+    found = path.parent.glob(f"{path.name}.damaged-*")
+    return sorted(p for p in found if not p.name.endswith(("-wal", "-shm")))
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_a_damaged_chat_file_is_moved_aside_and_an_empty_one_started(
+    make_settings, embeddings, damage
+) -> None:  # type: ignore[no-untyped-def]
+    """The conversations file damaged before the app starts: the app starts, the file is kept
+    beside under another name, the conversations panel says so in words, and the chat saves into a
+    new, empty file. Before: create_app raised 'file is not a database' (python app.py: a
+    traceback, exit 1) or, damaged in the middle, the page's saving raised 'database disk image is
+    malformed'."""
+    from ui.store import ChatStore
+
+    settings = seeded(make_settings, watch_seeds=0)
+    path = settings.resolved_chat_db
+    saved_conversations(path)
+    damaged = DAMAGES[damage](path.read_bytes())
+    path.write_bytes(damaged)
+    pipeline = Pipeline(settings, embeddings=embeddings)
+    asgi = app.create_app(pipeline)  # raised here, three damages of four
+    assert asgi.state.index_status.wait(120), asgi.state.index_status.message
+    [aside] = moved_aside(path)
+    assert aside.read_bytes() == damaged  # kept as it was, for whoever wants to recover it
+    with serve(asgi) as port:
+        status, page, _ = get(port, "/")
+        assert status == 200
+        assert "conversations-notice" in page and "was damaged" in page and aside.name in page
+        kind, result = call(port, "chat", CHAT_TRUCKS)
+        assert kind == "complete", result
+        assert "40 trucks" in str(result[0]), result
+    pipeline.close()
+    store = ChatStore(path)  # the new file: this run's conversation in it, the damaged one left alone
+    assert store.notice == ""
+    assert [c.title for c in store.conversations()] == [TRUCKS]
+    assert moved_aside(path) == [aside]
+
+
+def test_a_chat_file_damaged_while_the_app_serves_is_moved_aside(make_settings, embeddings) -> None:  # type: ignore[no-untyped-def]
+    """The conversations file damaged in the middle while the app serves: opening a saved
+    conversation whose messages were there shows an empty chat and says why, the file is kept
+    beside, and the next question is saved in a new, empty file. Before: opening it raised
+    'database disk image is malformed' (the page's raw toast), each time."""
+    from ui.chat import Chat
+    from ui.conversations import Conversations
+    from ui.status import IndexStatus
+    from ui.store import ChatStore
+
+    settings = seeded(make_settings, watch_seeds=0)
+    path = settings.resolved_chat_db
+    saved_conversations(path)
+    pipeline = Pipeline(settings, embeddings=embeddings)
+    status = IndexStatus()
+    status.finish("Ready.")  # the index was opened by the pipeline: questions can be answered
+    conversations = Conversations(Chat(pipeline, status), ChatStore(path))  # the page's handlers
+    saved = [c.id for c in conversations.store.conversations()]
+    assert len(saved) == 40 and conversations.notice().visible is False
+    damaged = DAMAGES["damaged in the middle"](path.read_bytes())
+    with open(path, "r+b") as file:  # in place, as a failing disk does it: the open file sees it
+        file.write(damaged)
+    opened = [conversations.open(cid) for cid in saved]  # raised here
+    assert [chat for chat, *_ in opened if chat] != []  # those before the damage were shown
+    assert opened[-1][0] == [] and opened[-1][2] == ""  # and since: none, a new chat
+    [aside] = moved_aside(path)
+    assert aside.read_bytes() == damaged
+    notice = conversations.notice()
+    assert notice.visible is True and "was damaged" in notice.value and aside.name in notice.value
+    *_, (chat, _, _, current) = conversations.respond(TRUCKS, [], [], 5, "extractive", False, "")
+    assert "40 trucks" in chat[-1]["content"] and current
+    pipeline.close()
+    assert [c.title for c in ChatStore(path).conversations()] == [TRUCKS]
+    assert moved_aside(path) == [aside]

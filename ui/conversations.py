@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from core.display import visible
+from ui.errors import ChatStoreError
 from ui.render import escape_html
 
 if TYPE_CHECKING:
@@ -119,6 +121,16 @@ class Conversations:
 
     chat: Chat
     store: ChatStore
+    warned: int = 0  # the store's ``damaged`` count last said on a page
+
+    def __post_init__(self) -> None:
+        self.warned = self.store.damaged  # found at start: the conversations panel says so
+
+    def notice(self) -> Any:
+        """The conversations panel's notice: why the conversations are not saved as usual, if so."""
+        import gradio as gr
+
+        return gr.Markdown(value=escape_html(self.store.notice), visible=bool(self.store.notice))
 
     # --- the sidebar
 
@@ -128,6 +140,9 @@ class Conversations:
 
         choices = [(c.title, c.id) for c in self.store.conversations()]
         ids = {cid for _, cid in choices}
+        if self.store.damaged > self.warned:  # found damaged since: moved aside, said once
+            self.warned = self.store.damaged
+            gr.Warning(visible(self.store.notice))
         return gr.Radio(choices=choices, value=current if current in ids else None)
 
     def open(self, conversation_id: str | None) -> tuple[Messages, Turns, str, str, Any, str]:
@@ -209,10 +224,18 @@ class Conversations:
                         "answerer": answer.answerer,
                     }
                 messages.append(reply)
-        conversation = self.store.get(current) if current else None
-        if conversation is None:
-            conversation = self.store.create(title_for(asked))
-        self.store.save_exchange(conversation.id, len(before), messages, new_turns)
+        try:
+            conversation = self.store.get(current) if current else None
+            if conversation is None:
+                conversation = self.store.create(title_for(asked))
+            self.store.save_exchange(conversation.id, len(before), messages, new_turns)
+        except ChatStoreError as error:  # the file found damaged as it was written: said, not saved
+            import gradio as gr
+
+            self.warned = self.store.damaged
+            gr.Warning(visible(str(error)))
+            yield shown, new_turns, box, ""
+            return
         yield shown, new_turns, box, conversation.id
 
     def regenerate(

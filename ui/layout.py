@@ -166,8 +166,9 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
         with gr.Sidebar(label="Conversations", open=True, elem_id="conversations-panel"):
             new_conversation = gr.Button("New conversation", variant="primary", elem_id="new-conversation")
             conversation_list = gr.Radio(choices=[], label="Conversations", elem_id="conversations")
-            if store.notice:
-                gr.Markdown(escape_html(store.notice), elem_id="conversations-notice")
+            notice = gr.Markdown(
+                escape_html(store.notice), visible=bool(store.notice), elem_id="conversations-notice"
+            )  # why the conversations are not saved as usual (a read-only folder, a damaged file)
             title = gr.Textbox(label="Title", elem_id="conversation-title")
             with gr.Row():
                 rename = gr.Button("Rename", size="sm", elem_id="rename-conversation")
@@ -270,6 +271,7 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
         chatbot.clear(conversations.new, None, opened, api_visibility="private")  # the Chatbot's bin button
         private: dict[str, Any] = dict(api_visibility="private")
         ui.load(conversations.open, remembered, opened, **private)  # a reload reopens the conversation
+        ui.load(conversations.notice, None, notice, **private)  # and says what was found since
         new_conversation.click(conversations.new, None, opened, **private)
         conversation_list.input(conversations.open, conversation_list, opened, **private)
         rename.click(conversations.rename, [current, title], conversation_list, **private)

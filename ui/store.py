@@ -13,12 +13,19 @@ A file that cannot be written (a read-only data folder) is copied to the tempora
 copy used: the conversations saved before are there, and this run's are kept until the app stops
 (the copy is removed then), not saved. ``ChatStore.notice``
 says so in plain words, for the page and the log.
+
+A damaged file (not a database, truncated, malformed pages), found when it is opened (SQLite's
+quick check) or by any read or write later, is moved aside with its WAL and shared-memory files
+(``app.sqlite3.damaged-<time>``, kept for whoever wants to recover it) and an empty file started;
+``notice`` says so. A read that found it answers from the empty file; a write raises
+:class:`~ui.errors.ChatStoreError`, saying so (what it would have changed is gone with the file).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -26,15 +33,17 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ui.errors import ChatStoreError
 
 log = logging.getLogger(__name__)
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -98,6 +107,40 @@ class Message:
     answerer: str | None
 
 
+def _reading(method: _Method) -> _Method:
+    """A read that finds the file damaged sets it aside and reads the empty one started instead."""
+
+    @functools.wraps(method)
+    def read(self: ChatStore, *args: Any, **kwargs: Any) -> Any:
+        seen = self.damaged
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as error:
+            if not _is_damaged(error):
+                raise
+            self._damaged_while_serving(error, seen)
+        return method(self, *args, **kwargs)
+
+    return read  # type: ignore[return-value]
+
+
+def _writing(method: _Method) -> _Method:
+    """A write that finds the file damaged sets it aside and raises ChatStoreError, saying so."""
+
+    @functools.wraps(method)
+    def write(self: ChatStore, *args: Any, **kwargs: Any) -> Any:
+        seen = self.damaged
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as error:
+            if not _is_damaged(error):
+                raise
+            self._damaged_while_serving(error, seen)
+        raise ChatStoreError(f"{self.notice} This change was not saved.")
+
+    return write  # type: ignore[return-value]
+
+
 class ChatStore:
     """Conversations, messages and feedback in one SQLite file, created on first use (see the
     module docstring for a file that cannot be written)."""
@@ -108,14 +151,80 @@ class ChatStore:
         self._local = threading.local()
         self._lock = threading.Lock()  # the schema is created once, by one thread
         self.saved_to = self.path  # the file written: a private copy when ``path`` cannot be
+        self.damaged = 0  # how many times a damaged file was set aside (see the module docstring)
         with self._lock:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._prepare(self._conn())
-            except (OSError, sqlite3.OperationalError) as error:
-                if not _cannot_write(error, self.path):
+                self._check()  # first: a damaged file is set aside as it was found, not written to
+                self._open()
+            except sqlite3.DatabaseError as error:
+                if not _is_damaged(error):
                     raise
-                self._use_a_copy(error)
+                self._set_aside(error)
+
+    def _open(self) -> None:
+        """Prepare the file, or when it cannot be written use a private copy (module docstring)."""
+        try:
+            self.saved_to.parent.mkdir(parents=True, exist_ok=True)
+            self._prepare(self._conn())
+        except (OSError, sqlite3.OperationalError) as error:
+            if not _cannot_write(error, self.saved_to):
+                raise
+            self._use_a_copy(error)
+
+    def _check(self) -> None:
+        """Raise SQLite's error for a damaged file: its quick check reads every page, read-only."""
+        if not self.saved_to.is_file():
+            return
+        conn = None
+        try:
+            conn = sqlite3.connect(f"{self.saved_to.as_uri()}?mode=ro", uri=True)
+            found = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+        except sqlite3.DatabaseError as error:
+            if _is_damaged(error):
+                raise
+            return  # it cannot be opened to look: opening it to write says why
+        finally:
+            if conn is not None:
+                conn.close()
+        if found != "ok":
+            error = sqlite3.DatabaseError(f"database disk image is malformed ({found})")
+            error.sqlite_errorcode = sqlite3.SQLITE_CORRUPT  # type: ignore[attr-defined]
+            raise error
+
+    def _set_aside(self, error: sqlite3.DatabaseError) -> None:
+        """Move the damaged file (and its -wal and -shm) aside and start an empty one, saying so."""
+        with contextlib.suppress(AttributeError, sqlite3.Error):
+            self._local.conn.close()
+        self._local = threading.local()  # every thread's connection to the damaged file is dropped
+        self.damaged += 1
+        damaged = self.saved_to.with_name(f"{self.saved_to.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        n = 1
+        while damaged.exists():
+            n += 1
+            damaged = damaged.with_name(f"{damaged.name.rsplit('~', 1)[0]}~{n}")
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.replace(f"{self.saved_to}{suffix}", f"{damaged}{suffix}")
+        except OSError as cannot:
+            log.warning("%s is damaged (%s) and cannot be moved aside: %s", self.saved_to, error, cannot)
+            self._use_a_copy(cannot, copy=False)
+            self.notice = (
+                f"The conversations file {self.path} is damaged and cannot be read, nor moved aside "
+                f"({cannot.strerror or cannot}): new conversations are kept until the app stops, not saved."
+            )
+            return
+        self._open()
+        self.notice = (
+            f"The conversations file {self.path} was damaged and could not be read: it is kept as "
+            f"{damaged}, and a new, empty one was started. The conversations saved before are not listed."
+        )
+        log.warning("%s (SQLite said: %s)", self.notice, error)
+
+    def _damaged_while_serving(self, error: sqlite3.DatabaseError, seen: int) -> None:
+        with self._lock:
+            if self.damaged == seen:  # not set aside already, by another thread that found it too
+                self._set_aside(error)
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -126,23 +235,25 @@ class ChatStore:
             )
         with conn:
             conn.executescript(SCHEMA)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if version != SCHEMA_VERSION:  # set only when it changes: setting it writes the file
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
-    def _use_a_copy(self, error: BaseException) -> None:
+    def _use_a_copy(self, error: BaseException, *, copy: bool = True) -> None:
         """Keep the records in a private copy of the file in the temporary folder (see the module
-        docstring): what was saved before is read, this run's changes go to the copy."""
+        docstring): what was saved before is read, this run's changes go to the copy (an empty
+        file unless ``copy``)."""
         import atexit
         import shutil
         import tempfile
 
         folder = Path(tempfile.mkdtemp(prefix="qa-read-only-chat-"))
         atexit.register(shutil.rmtree, folder, True)
-        copy = folder / self.path.name
-        for suffix in ("", "-wal"):  # the log too: what was written last may be there still
+        private = folder / self.path.name
+        for suffix in ("", "-wal") if copy else ():  # the log too: what was written last may be there
             with contextlib.suppress(FileNotFoundError):
-                shutil.copyfile(f"{self.path}{suffix}", f"{copy}{suffix}")
+                shutil.copyfile(f"{self.path}{suffix}", f"{private}{suffix}")
         self._local = threading.local()  # a connection opened to the file is not used again
-        self.saved_to = copy
+        self.saved_to = private
         self._prepare(self._conn())
         why = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         self.notice = (
@@ -168,12 +279,14 @@ class ChatStore:
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):  # a damaged file may have ended it already
+                conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
 
     # --- conversations
 
+    @_writing
     def create(self, title: str) -> Conversation:
         now = time.time()
         conversation = Conversation(uuid.uuid4().hex, title.strip() or "New conversation", now, now, [])
@@ -184,12 +297,14 @@ class ChatStore:
             )
         return conversation
 
+    @_reading
     def get(self, conversation_id: str) -> Conversation | None:
         row = self._conn().execute("SELECT * FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
         if row is None:
             return None
         return Conversation(row["id"], row["title"], row["created"], row["updated"], json.loads(row["turns"]))
 
+    @_reading
     def conversations(self) -> list[Conversation]:
         """Every conversation, the most recently used first."""
         rows = (
@@ -200,6 +315,7 @@ class ChatStore:
             for r in rows
         ]
 
+    @_writing
     def rename(self, conversation_id: str, title: str) -> None:
         with self._transaction() as conn:
             found = conn.execute(
@@ -209,6 +325,7 @@ class ChatStore:
         if not found:
             raise ChatStoreError(f"No conversation {conversation_id!r} to rename")
 
+    @_writing
     def delete(self, conversation_id: str) -> None:
         """The conversation and its messages; feedback given in it stays, for the evaluation."""
         with self._transaction() as conn:
@@ -216,6 +333,7 @@ class ChatStore:
 
     # --- messages
 
+    @_reading
     def messages(self, conversation_id: str) -> list[Message]:
         rows = (
             self._conn()
@@ -224,6 +342,7 @@ class ChatStore:
         )
         return [_message(row) for row in rows]
 
+    @_reading
     def message_at(self, conversation_id: str, position: int) -> Message | None:
         row = (
             self._conn()
@@ -284,6 +403,7 @@ class ChatStore:
 
     # --- feedback
 
+    @_writing
     def add_feedback(self, message: Message, conversation_id: str, rating: str, comment: str = "") -> int:
         """Rate an assistant message ``"up"`` or ``"down"``; the row's id, to add a comment later."""
         if rating not in ("up", "down"):
@@ -313,10 +433,12 @@ class ChatStore:
             )
         return int(cursor.lastrowid or 0)
 
+    @_writing
     def comment(self, feedback_id: int, comment: str) -> None:
         with self._transaction() as conn:
             conn.execute("UPDATE feedback SET comment = ? WHERE id = ?", (comment.strip(), feedback_id))
 
+    @_reading
     def feedback(self) -> list[dict[str, Any]]:
         """Every rating, oldest first, as the export writes it: question, history, answer_text,
         citations, rating, comment, time (ISO 8601, UTC), answerer, index_generation, answer."""
@@ -361,6 +483,12 @@ def _cannot_write(error: BaseException, path: Path) -> bool:
         return True
     where = path if path.exists() else path.parent
     return not os.access(where, os.W_OK)  # a read-only mount says so even to root
+
+
+def _is_damaged(error: BaseException) -> bool:
+    """Whether ``error`` says the file is not a database or its pages are malformed."""
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 def _message(row: sqlite3.Row) -> Message:
