@@ -8,6 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from core.display import visible
 from core.errors import DiskFullError, IndexReadOnlyError, IndexWriteError, QAError
 
 if TYPE_CHECKING:
@@ -116,7 +117,11 @@ class IndexStatus:
 
     def describe(self) -> str:
         """One line for the page, e.g. ``Indexing big.txt: 1,234 of 40,000 passages embedded;
-        answers come from the 5 documents indexed so far.``"""
+        answers come from the 5 documents indexed so far.``; a document's name in it is shown with
+        its line breaks and direction controls as escapes (``new\\nline.txt``)."""
+        return visible(self._describe(), one_line=True)
+
+    def _describe(self) -> str:
         if self.failed:
             return self.message
         if self.ready:
