@@ -203,3 +203,31 @@ def test_the_library_shows_each_name_escaped(named_app) -> None:  # type: ignore
     assert not raw_names_in(table) and "new\nline" not in table, table
     for name in NAMES:
         assert f"<td>{html.escape(shown(name))}</td>" in table, table
+
+
+def test_a_seed_that_cannot_be_read_is_named_on_one_line_by_the_build_and_the_library(
+    make_settings, embeddings
+) -> None:  # type: ignore[no-untyped-def]
+    """``index build`` names a seed it cannot read in one error line; the library's status too."""
+    from ui.library import Library
+    from ui.status import IndexStatus, prepare_index
+
+    settings = make_settings(watch_seeds=0)
+    (settings.seeds_dir / NEWLINE).write_text(NAMES[NEWLINE], encoding="utf-8")
+    broken = "caf\u00e9\nmenu\u202e.txt"
+    (settings.seeds_dir / broken).write_bytes("Caf\xe9 report".encode("latin-1"))
+    result = index_cli(settings, "build")
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {shown(broken)}: not valid UTF-8"), (
+        result.stderr
+    )
+    assert not raw_names_in(result.stdout + result.stderr)
+    pipeline, status = Pipeline(settings, embeddings=embeddings), IndexStatus()
+    prepare_index(pipeline, status)
+    try:
+        table = Library(pipeline, status).table()
+        assert f"failed: {html.escape(shown(broken))}: not valid UTF-8" in table, table
+        assert not raw_names_in(table) and "\n" not in table
+    finally:
+        pipeline.close()

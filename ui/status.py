@@ -66,7 +66,12 @@ class IndexStatus:
     def progress(self, done: int, total: int, source: str) -> None:
         """A build's progress: ``(texts embedded, texts to embed, document)``."""
         if source != self.source:
-            log.info("Building the index: %d of %d texts embedded (%s)", done, total, source)
+            log.info(
+                "Building the index: %d of %d texts embedded (%s)",
+                done,
+                total,
+                visible(source, one_line=True),
+            )
         self.done, self.total, self.source, self.read = done, total, source, ""
         self._building()
 
