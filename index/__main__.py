@@ -23,21 +23,21 @@ def _build(settings: Settings, rebuild: bool, wait: bool) -> int:
         nonlocal bar
         if bar is None:
             bar = tqdm(total=total, unit="text", desc="Embedding chunks and sentences")
-        bar.set_postfix_str(source)
+        bar.set_postfix_str(visible(source, one_line=True))
         bar.update(done - bar.n)
 
     def reading(source: str, size: int) -> None:
         if size >= LARGE_READ:  # seconds of reading and cleaning before anything of it is embedded
-            print(f"reading {visible(source)} ({size_words(size)})…", flush=True)
+            print(f"reading {visible(source, one_line=True)} ({size_words(size)})…", flush=True)
 
     def waiting(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
+        print(visible(message, one_line=True), file=sys.stderr, flush=True)
 
     def published(report: BuildReport) -> None:
         if report.pending:  # a partial generation: questions are answered from it meanwhile
             message = (
                 f"published {report.generation} ({report.documents} documents) to answer from "
-                f"meanwhile; still to embed: {', '.join(report.pending)}"
+                f"meanwhile; still to embed: {', '.join(visible(p, one_line=True) for p in report.pending)}"
             )
             (bar.write if bar is not None else print)(message)
 
@@ -53,14 +53,18 @@ def _build(settings: Settings, rebuild: bool, wait: bool) -> int:
     if bar is not None:
         bar.close()
     if report.healed:
-        print(f"warning: {report.healed}", file=sys.stderr)
-    for error in report.errors:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"warning: {visible(report.healed, one_line=True)}", file=sys.stderr)
+    for error in report.errors:  # each names its seed: "new\nline.txt: not valid UTF-8 ..."
+        print(f"error: {visible(str(error), one_line=True)}", file=sys.stderr)
     for skipped in report.skipped:
-        print(f"skipped: {skipped} (not .txt or .md)", file=sys.stderr)
+        print(f"skipped: {visible(skipped, one_line=True)} (not .txt or .md)", file=sys.stderr)
     for link in report.outside:
-        print(f"skipped: {link} (a link to a file outside the seeds folder)", file=sys.stderr)
+        print(
+            f"skipped: {visible(link, one_line=True)} (a link to a file outside the seeds folder)",
+            file=sys.stderr,
+        )
     for duplicate, original in sorted(report.duplicates.items()):
+        duplicate, original = visible(duplicate, one_line=True), visible(original, one_line=True)
         print(f"skipped: {duplicate} (same content as {original}, indexed once)", file=sys.stderr)
     print(report.summary())
     where = f"{settings.chroma_host}:{settings.chroma_port}, catalog in " if settings.chroma_host else ""
@@ -77,9 +81,11 @@ def _status(settings: Settings) -> int:
 
     layout = Layout(settings)
     if (progress := layout.read_progress()) is not None:
-        print(f"build running (process {progress.get('pid')}): {visible(describe_progress(progress))}")
+        print(
+            f"build running (process {progress.get('pid')}): {visible(describe_progress(progress), one_line=True)}"
+        )
     elif stopped := stopped_build(layout):
-        print(visible(stopped))
+        print(visible(stopped, one_line=True))
     generation = layout.current()
     if reason := check_generation(settings, generation):
         print(f"error: the index is damaged ({reason}); `python -m index build` rebuilds it", file=sys.stderr)
@@ -97,11 +103,11 @@ def _status(settings: Settings) -> int:
     for source, sha256, chars, chunks, metadata in catalog.records():
         documents += 1
         total += chunks
-        print(f"\n{source}: {chunks} chunks, {chars} chars, sha256 {sha256[:12]}")
+        print(f"\n{visible(source, one_line=True)}: {chunks} chunks, {chars} chars, sha256 {sha256[:12]}")
         if source in leaving:
             print(
                 f"  left out of answers: its file changed since it was indexed and cannot be read "
-                f"({visible(leaving[source])}); once it can, `python -m index build` indexes it again"
+                f"({visible(leaving[source], one_line=True)}); once it can, `python -m index build` indexes it again"
             )
         for name, value in metadata.fields().items():
             print(f"  {name:<9} {visible(value)}")
@@ -113,10 +119,11 @@ def _status(settings: Settings) -> int:
         if note := metadata.addressing_note(settings.max_addressed_share):
             print(f"  {note}")
     for duplicate, original in sorted(catalog.meta().get("duplicates", {}).items()):
+        duplicate, original = visible(duplicate, one_line=True), visible(original, one_line=True)
         print(f"\n{duplicate}: not indexed, same content as {original}")
     pending = pending_seeds(layout, catalog)
     for seed in pending:
-        print(f"\n{seed.describe()}")
+        print(f"\n{visible(seed.describe(), one_line=True)}")
     print(
         f"\n{documents} documents, {total} chunks"
         + (f"; {len(pending)} still to index" if pending else "")
@@ -147,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             return _build(settings, args.rebuild, not args.no_wait)
         return _status(settings)
     except QAError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {visible(str(error), one_line=True)}", file=sys.stderr)
         return 1
 
 

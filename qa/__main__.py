@@ -42,7 +42,7 @@ def format_answer(answer: Answer, width: int = 100) -> str:
     if answer.refused:
         lines.append("\nClosest passages:")
         for passage in answer.passages[:3]:
-            lines.append(f"  - {passage.source}: {textwrap.shorten(passage.text, width - 6)}")
+            lines.append(f"  - {_name(passage.source)}: {textwrap.shorten(passage.text, width - 6)}")
         return "\n".join(lines)
     if answer.confidence is not None:
         lines.append(f"\nConfidence {answer.confidence:.0%} that this answers the question.")
@@ -50,17 +50,22 @@ def format_answer(answer: Answer, width: int = 100) -> str:
         lines.append("Not sure: the sources may not answer this. Closest passages:")
         cited = {(c.source, c.start) for c in answer.citations}
         for passage in [p for p in answer.passages if (p.source, p.start) not in cited][:3]:
-            lines.append(f"  - {passage.source}: {textwrap.shorten(passage.text, width - 6)}")
+            lines.append(f"  - {_name(passage.source)}: {textwrap.shorten(passage.text, width - 6)}")
     lines.append(f"\nSources (answered by {answer.answerer}; quotes checked by the {answer.judge} judge):")
     for citation in answer.citations:
-        lines.append(f"[{citation.n}] {citation.title or citation.source}")
+        lines.append(f"[{citation.n}] {citation.title or _name(citation.source)}")
         lines.append(
-            f"    file: {citation.source} (chars {citation.start}-{citation.end}), quote support {citation.score:.2f}"
+            f"    file: {_name(citation.source)} (chars {citation.start}-{citation.end}), quote support {citation.score:.2f}"
         )
         if citation.url:
             lines.append(f"    url:  {citation.url}")
         lines.append(textwrap.indent(textwrap.fill(f"“{citation.quote}”", width - 4), "    "))
     return "\n".join(lines)
+
+
+def _name(source: str) -> str:
+    """A document's file name as shown: on one line, its controls as escapes (``new\\nline.txt``)."""
+    return visible(source, one_line=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         answer = _consume(pipeline.stream_request(request), show=args.stream and not args.json)
     except QAError as error:
-        print(f"error: {visible(str(error))}", file=sys.stderr)
+        print(f"error: {visible(str(error), one_line=True)}", file=sys.stderr)
         return 1
     if args.json:
         print(visible(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2)))

@@ -84,8 +84,9 @@ mark {{ background: #ffe066; padding: .1em 0; scroll-margin: 40vh; }}
 def render_document(document: SourceDocument, start: int | None, end: int | None) -> str:
     """The document view's page; the cited span is marked and the URL's ``#cited`` scrolls to it."""
     meta = document.metadata
-    title = meta.title or document.source
-    links = [f"<code>{escape_html(document.source)}</code>"]
+    name = visible(document.source, one_line=True)  # "new\\nline.txt": its controls as escapes
+    title = meta.title or name
+    links = [f"<code>{escape_html(name)}</code>"]
     if url := safe_url(meta.url):
         links.append(link(url, "original article ↗", "qa-url"))
     in_range = start is not None and end is not None and 0 <= start < end <= len(document.text)
@@ -115,10 +116,28 @@ DOC_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe
 
 
 def add_document_route(app: FastAPI, pipeline: Pipeline, status: IndexStatus) -> None:
-    """Serve ``GET /doc/{source}?start=..&end=..``: 404 for anything but an indexed document."""
+    """Serve ``GET /doc/{source}?start=..&end=..``: 404 for anything but an indexed document.
+    ``source`` is the document's name as :func:`ui.render.doc_href` quotes it, any character
+    (a line break, a tab, U+202E) read back as it is."""
     from fastapi.responses import HTMLResponse
+    from starlette.convertors import CONVERTOR_TYPES, Convertor, register_url_convertor
 
-    @app.get(f"/{DOC_ROUTE}/{{source:path}}", response_class=HTMLResponse, include_in_schema=False)
+    class NameConvertor(Convertor[str]):
+        """A route's ``{source:seedname}``: any text, line breaks too (Starlette's ``path`` is
+        ``.*``, which stops at a line break, so ``doc/new%0Aline.txt`` was a 404)."""
+
+        regex = r"[\s\S]*"
+
+        def convert(self, value: str) -> str:
+            return value
+
+        def to_string(self, value: str) -> str:
+            return value
+
+    if "seedname" not in CONVERTOR_TYPES:  # (Starlette's registry is global: once per process)
+        register_url_convertor("seedname", NameConvertor())
+
+    @app.get(f"/{DOC_ROUTE}/{{source:seedname}}", response_class=HTMLResponse, include_in_schema=False)
     def document_view(source: str, start: int | None = None, end: int | None = None) -> HTMLResponse:
         if not status.ready:
             message = status.describe() if not status.failed else status.message

@@ -24,7 +24,9 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
+from core.display import visible
 from core.errors import QAError, SeedError, UploadError
 from index.convert import UPLOAD_SUFFIXES, is_upload, remove_upload, save_upload
 from ui.render import escape_html
@@ -200,7 +202,7 @@ class Library:
         body = []
         for row in rows:
             cells = [
-                row.source,
+                visible(row.source, one_line=True),  # "new\\nline.txt": a name's controls as escapes
                 row.title,
                 row.publisher,
                 row.date,
@@ -208,9 +210,11 @@ class Library:
             ]
             state = next((k for k in KINDS if row.status.startswith(k)), "other").replace(" ", "-")
             body.append(
-                f'<tr data-source="{escape_html(row.source)}">'
+                # the real name, URL-quoted (ASCII and lossless): a hook for scripts, not shown
+                f'<tr data-source="{escape_html(quote(row.source, safe="/"))}">'
                 + "".join(f"<td>{escape_html(c)}</td>" for c in cells)
-                + f'<td class="qa-lib-status qa-lib-{escape_html(state)}">{escape_html(row.status)}</td></tr>'
+                + f'<td class="qa-lib-status qa-lib-{escape_html(state)}">'
+                + f"{escape_html(visible(row.status, one_line=True))}</td></tr>"
             )
         return (
             f'<table class="qa-library"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
@@ -219,6 +223,10 @@ class Library:
     def removable(self) -> list[str]:
         """The uploaded documents, which the page may remove."""
         return [source for source in self._on_disk() if is_upload(source)]
+
+    def choices(self) -> list[tuple[str, str]]:
+        """The remove control's choices: ``(name as shown, name)`` for each uploaded document."""
+        return [(visible(source, one_line=True), source) for source in self.removable()]
 
     def index_soon(self) -> None:
         """Index what changed in the seeds folder now, in the background (the watcher would within
@@ -299,12 +307,15 @@ class Library:
     def _choices(self) -> Any:
         import gradio as gr
 
-        return gr.Dropdown(choices=self.removable(), value=None)
+        return gr.Dropdown(choices=self.choices(), value=None)
 
     @staticmethod
     def _message(lines: list[str], trouble: bool) -> str:
         kind = "qa-error" if trouble else "qa-notice"
-        return "".join(f'<div class="{kind} qa-lib-message">{escape_html(line)}</div>' for line in lines)
+        return "".join(
+            f'<div class="{kind} qa-lib-message">{escape_html(visible(line, one_line=True))}</div>'
+            for line in lines
+        )
 
 
 def upload_types() -> list[str]:
@@ -344,7 +355,7 @@ def library_panel(library: Library, page: gr.Blocks) -> None:
             )
         with gr.Row():
             choice = gr.Dropdown(
-                choices=library.removable(), value=None, label="Uploaded document", elem_id="library-choice"
+                choices=library.choices(), value=None, label="Uploaded document", elem_id="library-choice"
             )
             remove = gr.Button("Remove", variant="stop", elem_id="library-remove")
         if uploads:

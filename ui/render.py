@@ -43,11 +43,19 @@ def esc(text: str) -> str:
     return escape_html(" ".join(text.split()))
 
 
+def shown_title(title: str | None, meta: DocumentMetadata | None, source: str) -> str:
+    """What titles a source: its title, else its metadata's, else its file name made visible
+    (``'new\\nline.txt'``: a name's line breaks and direction controls never reach the page raw)."""
+    return title or (meta.title if meta else None) or visible(source, one_line=True)
+
+
 def doc_href(source: str, start: int | None = None, end: int | None = None) -> str:
     """The document view's link, relative to the page.
 
     >>> doc_href("001 a.txt", 673, 724)
     'doc/001%20a.txt?start=673&end=724#cited'
+    >>> doc_href("new\\nline\\u202e.txt")  # every character of the name quoted; /doc reads it back
+    'doc/new%0Aline%E2%80%AE.txt'
     """
     href = f"{DOC_ROUTE}/{quote(source, safe='/')}"
     if start is not None and end is not None:
@@ -74,7 +82,7 @@ def link(href: str, text: str, cls: str, title: str | None = None) -> str:
 def cite_link(citation: Citation, meta: DocumentMetadata | None = None) -> str:
     """``[n]`` as a link to the cited span, with a popover (shown on hover, focus or a first tap)
     holding the quote, the title and the publisher; the page opens the link in its side panel."""
-    title = citation.title or (meta.title if meta else None) or citation.source
+    title = shown_title(citation.title, meta, citation.source)
     by = byline(meta)
     pop = (
         f'<span class="qa-pop" role="tooltip"><span class="qa-pop-title">{esc(title)}</span>'
@@ -146,7 +154,7 @@ def support_title(judge: str | None) -> str:
 
 def render_citation(citation: Citation, meta: DocumentMetadata | None, judge: str | None = None) -> str:
     """One entry of an answer's source list."""
-    title = citation.title or (meta.title if meta else None) or citation.source
+    title = shown_title(citation.title, meta, citation.source)
     url = citation.url or (meta.url if meta else None)
     hint = escape_html(support_title(judge), quote=True)
     return (  # a compact card: number, title and publisher; the quote and links when opened
@@ -160,7 +168,7 @@ def render_citation(citation: Citation, meta: DocumentMetadata | None, judge: st
 
 def render_passage(passage: Passage, meta: DocumentMetadata | None) -> str:
     """One retrieved passage: title, snippet, retrieval scores and links."""
-    title = passage.title or (meta.title if meta else None) or passage.source
+    title = shown_title(passage.title, meta, passage.source)
     url = passage.url or (meta.url if meta else None)
     snippet = " ".join(passage.text.split())
     if len(snippet) > SNIPPET_CHARS:

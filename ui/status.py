@@ -8,6 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from core.display import visible
 from core.errors import DiskFullError, IndexReadOnlyError, IndexWriteError, QAError
 
 if TYPE_CHECKING:
@@ -65,7 +66,12 @@ class IndexStatus:
     def progress(self, done: int, total: int, source: str) -> None:
         """A build's progress: ``(texts embedded, texts to embed, document)``."""
         if source != self.source:
-            log.info("Building the index: %d of %d texts embedded (%s)", done, total, source)
+            log.info(
+                "Building the index: %d of %d texts embedded (%s)",
+                done,
+                total,
+                visible(source, one_line=True),
+            )
         self.done, self.total, self.source, self.read = done, total, source, ""
         self._building()
 
@@ -116,7 +122,11 @@ class IndexStatus:
 
     def describe(self) -> str:
         """One line for the page, e.g. ``Indexing big.txt: 1,234 of 40,000 passages embedded;
-        answers come from the 5 documents indexed so far.``"""
+        answers come from the 5 documents indexed so far.``; a document's name in it is shown with
+        its line breaks and direction controls as escapes (``new\\nline.txt``)."""
+        return visible(self._describe(), one_line=True)
+
+    def _describe(self) -> str:
         if self.failed:
             return self.message
         if self.ready:
