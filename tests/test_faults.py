@@ -322,6 +322,33 @@ def test_a_full_disk_answers_from_the_published_generation_in_python(
         pipeline.close()
 
 
+def test_an_index_copied_onto_a_full_disk_is_served(make_settings, embeddings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A data folder built before (by another run: here another folder, copied) and the disk it is
+    on full when the app starts: Chroma writes its log files even to read, so the index is
+    served from a private copy in the temporary folder, and the chat and the status say the disk
+    is full. Before: "Cannot open the Chroma index …: the disk is full" and the app never
+    answered (scripts/bench_faults.py's full-disk phases stopped there)."""
+    import shutil
+
+    from index.build import build_index
+
+    built = seeded(make_settings, data_dir=tmp_path / "built", watch_seeds=0)
+    served = build_index(built, embeddings=embeddings).generation
+    with small_disk(tmp_path / "disk", "8m") as disk:
+        shutil.copytree(built.data_dir, disk / "data")
+        settings = make_settings(data_dir=disk / "data", watch_seeds=0)  # the same seeds
+        fill(disk)
+        pipeline = Pipeline(settings, embeddings=embeddings)
+        asgi = app.create_app(pipeline)
+        assert asgi.state.index_status.wait(120), asgi.state.index_status.message
+        with serve(asgi) as port:
+            answer = ask(port, TRUCKS)
+            assert "40 trucks" in answer.get("text", ""), answer
+            assert answer["index_generation"] == served
+            assert get(port, "/doc/alpha.txt")[0] == 200
+        pipeline.close()
+
+
 # --- case 9: a damaged chat database
 
 # Saved by another process, which has closed the file: 40 conversations, enough pages that the
