@@ -620,8 +620,11 @@ def _remove_leftovers(settings: Settings, layout: Layout, keep: set[str], newer_
 
 def _write_error(error: BaseException, layout: Layout) -> QAError:
     if is_disk_full(error):
+        why = error.strerror if isinstance(error, OSError) and error.strerror else error
+        if isinstance(error, shutil.Error):  # a copy's list of (source, target, why), one per file
+            why = "No space left on device"
         return DiskFullError(
-            f"The disk holding {layout.root} is full ({error}); the index being served is unchanged. "
+            f"The disk holding {layout.root} is full ({why}); the index being served is unchanged. "
             "Free some space and build again"
         )
     if isinstance(error, (OSError, sqlite3.Error)):

@@ -349,6 +349,25 @@ def test_an_index_copied_onto_a_full_disk_is_served(make_settings, embeddings, t
         pipeline.close()
 
 
+def test_a_copy_that_filled_the_disk_is_said_in_one_sentence(make_settings) -> None:  # type: ignore[no-untyped-def]
+    """A generation's copy failing for a full disk (shutil.Error, one tuple per file) is said as
+    a full disk in a sentence, not as the list of every file. Before: the log line held the list
+    of (source, target, error) tuples (scripts/bench_faults.py, full disk while serving)."""
+    import shutil
+
+    from core.errors import DiskFullError
+    from index.build import _write_error
+
+    files = [
+        (f"/d/g1/chroma/{i}.bin", f"/d/g2/chroma/{i}.bin", "[Errno 28] No space left on device")
+        for i in range(40)
+    ]
+    layout = Layout(make_settings())
+    error = _write_error(shutil.Error(files), layout)
+    assert isinstance(error, DiskFullError)
+    assert "/d/g1" not in str(error) and "No space left on device" in str(error), str(error)
+
+
 # --- case 9: a damaged chat database
 
 # Saved by another process, which has closed the file: 40 conversations, enough pages that the
