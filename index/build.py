@@ -288,6 +288,8 @@ def build_index(
             try:
                 generation = layout.new_generation()
             except OSError as error:  # a full disk, say: the served generation is unchanged
+                if is_disk_full(error):
+                    _make_room(settings, layout, served, start)
                 raise _write_error(error, layout) from error
             tracker.generation = generation.name
             try:
@@ -309,6 +311,8 @@ def build_index(
                 layout.publish(generation)
             except BaseException as error:
                 _discard(settings, generation)
+                if is_disk_full(error):
+                    _make_room(settings, layout, served, start)
                 if isinstance(error, QAError) or not is_chroma_failure(error):
                     raise
                 raise _write_error(error, layout) from error
@@ -616,6 +620,14 @@ def _remove_leftovers(settings: Settings, layout: Layout, keep: set[str], newer_
     for generation in layout.stale(keep):
         if generation.name > newer_than:  # with newer_than, only unpublished folders qualify
             _discard(settings, generation, unpublished=bool(newer_than))
+
+
+def _make_room(settings: Settings, layout: Layout, served: str | None, start: Generation | None) -> None:
+    """After a full disk: the generation kept beside the served one (for questions under way when
+    it was published) is removed too, so that room for one copy is enough to build again."""
+    keep = {name for name in (served, start.name if start else None) if name}
+    with contextlib.suppress(OSError):
+        _remove_leftovers(settings, layout, keep=keep)
 
 
 def _write_error(error: BaseException, layout: Layout) -> QAError:
