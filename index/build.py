@@ -288,6 +288,8 @@ def build_index(
             try:
                 generation = layout.new_generation()
             except OSError as error:  # a full disk, say: the served generation is unchanged
+                if is_disk_full(error):
+                    _make_room(settings, layout, served, start)
                 raise _write_error(error, layout) from error
             tracker.generation = generation.name
             try:
@@ -309,6 +311,8 @@ def build_index(
                 layout.publish(generation)
             except BaseException as error:
                 _discard(settings, generation)
+                if is_disk_full(error):
+                    _make_room(settings, layout, served, start)
                 if isinstance(error, QAError) or not is_chroma_failure(error):
                     raise
                 raise _write_error(error, layout) from error
@@ -618,10 +622,21 @@ def _remove_leftovers(settings: Settings, layout: Layout, keep: set[str], newer_
             _discard(settings, generation, unpublished=bool(newer_than))
 
 
+def _make_room(settings: Settings, layout: Layout, served: str | None, start: Generation | None) -> None:
+    """After a full disk: the generation kept beside the served one (for questions under way when
+    it was published) is removed too, so that room for one copy is enough to build again."""
+    keep = {name for name in (served, start.name if start else None) if name}
+    with contextlib.suppress(OSError):
+        _remove_leftovers(settings, layout, keep=keep)
+
+
 def _write_error(error: BaseException, layout: Layout) -> QAError:
     if is_disk_full(error):
+        why = error.strerror if isinstance(error, OSError) and error.strerror else error
+        if isinstance(error, shutil.Error):  # a copy's list of (source, target, why), one per file
+            why = "No space left on device"
         return DiskFullError(
-            f"The disk holding {layout.root} is full ({error}); the index being served is unchanged. "
+            f"The disk holding {layout.root} is full ({why}); the index being served is unchanged. "
             "Free some space and build again"
         )
     if isinstance(error, (OSError, sqlite3.Error)):

@@ -88,27 +88,54 @@ def chroma_client(settings: Settings, generation: Generation | None = None) -> c
     except BaseException as error:  # a damaged sqlite file or folder surfaces as many kinds of error
         if not is_chroma_failure(error):
             raise
-        raise chroma_error(error, f"Cannot open the Chroma index in {where}") from error
+        failure = chroma_error(error, f"Cannot open the Chroma index in {where}")
+        if (
+            isinstance(failure, DiskFullError)
+            and generation is not None
+            and generation.chroma_path not in _COPIES
+        ):
+            return _opened_from_a_copy(generation.chroma_path, chroma_settings, failure)
+        raise failure from error
+
+
+def _opened_from_a_copy(path: Path, chroma_settings: Any, failure: DiskFullError) -> chromadb.ClientAPI:
+    """A client over a private copy of ``path`` (see :func:`_openable`): Chroma writes its log
+    files even to read, which a full disk refuses; the copy goes to the temporary folder, which
+    may be on another disk. ``failure`` when that disk is full too."""
+    import chromadb
+
+    try:
+        return chromadb.PersistentClient(path=str(_openable(path, copy=True)), settings=chroma_settings)
+    except BaseException as error:
+        if not is_chroma_failure(error):
+            raise
+        _COPIES.pop(path, None)
+        raise failure from error
 
 
 _COPIES: dict[Path, Path] = {}
 
 
-def _openable(path: Path) -> Path:
-    """``path``, or a private copy of it when it cannot be written: Chroma opens its SQLite file
-    for writing even to read, so a generation on a read-only disk is served from a copy in the
-    temporary folder (made once per process, removed at exit)."""
-    if not path.is_dir() or os.access(path, os.W_OK) and os.access(path / "chroma.sqlite3", os.W_OK):
+def _openable(path: Path, *, copy: bool = False) -> Path:
+    """``path``, or a private copy of it when it cannot be written (or ``copy``): Chroma opens its
+    SQLite file for writing even to read, so a generation on a read-only disk is served from a
+    copy in the temporary folder (made once per process, removed at exit)."""
+    writable = os.access(path, os.W_OK) and os.access(path / "chroma.sqlite3", os.W_OK)
+    if not path.is_dir() or writable and not copy and path not in _COPIES:
         return path
     if path not in _COPIES:
         import atexit
         import shutil
         import tempfile
 
-        copy = Path(tempfile.mkdtemp(prefix="qa-read-only-index-")) / "chroma"
-        shutil.copytree(path, copy)
-        atexit.register(shutil.rmtree, copy.parent, True)
-        _COPIES[path] = copy
+        folder = Path(tempfile.mkdtemp(prefix="qa-private-index-"))
+        atexit.register(shutil.rmtree, folder, True)
+        try:
+            shutil.copytree(path, folder / "chroma")
+        except OSError:
+            shutil.rmtree(folder, ignore_errors=True)  # the temporary folder's disk is full too
+            raise
+        _COPIES[path] = folder / "chroma"
     return _COPIES[path]
 
 
