@@ -248,7 +248,7 @@ def build_index(
         )
         served = layout.current_name()  # kept after the publish: a question may be reading it
         base = _base(settings, layout, embedding, rebuild, report, rebuild_mismatch)
-        hashes = base[1].hashes() if base else {}
+        hashes = base.catalog.hashes() if base else {}
         todo: list[SeedDocument] = []
         for document in loaded.documents:
             if hashes.get(document.source) == document.sha256:
@@ -264,24 +264,25 @@ def build_index(
         if (
             base is not None
             and not report.changed
-            and base[1].meta().get("duplicates", {}) == report.duplicates
-            and base[1].meta().get("left_out", {}) == report.left_out
-            and not base[1].meta().get("pending")  # a partial generation whose build died: finished anew
+            and base.catalog.meta().get("duplicates", {}) == report.duplicates
+            and base.catalog.meta().get("left_out", {}) == report.left_out
+            and not base.catalog.meta().get("pending")  # a partial generation whose build died: finished anew
         ):
-            report.total_chunks = base[1].chunk_count()
-            report.generation = base[0].name
-            report.documents = len(base[1].sources())
-            base[1].close()
+            report.total_chunks = base.catalog.chunk_count()
+            report.generation = base.generation.name
+            report.documents = len(base.catalog.sources())
+            base.catalog.close()
             # Only what builds that died left: the generation before is kept, as after a publish.
-            _remove_leftovers(settings, layout, keep={base[0].name}, newer_than=base[0].name)
+            _remove_leftovers(settings, layout, keep={base.generation.name}, newer_than=base.generation.name)
             return report
         if base is not None:
-            base[1].close()
+            base.catalog.close()
         planned = sorted(_plan(settings, todo), key=lambda p: (p.work, p.document.source))
         points = publish_points([p.work for p in planned], settings.partial_publish_texts)
         stages = [planned[a:b] for a, b in zip([0, *points], [*points, len(planned)], strict=True)]
         tracker = _Tracker(layout, progress, sum(p.work for p in planned))
-        start = base[0] if base else None
+        run = _Run(settings, report, embedding, embeddings, tracker)
+        start = base.generation if base else None
         previous = served  # the generation published last: kept when the next one is published
         for number, stage in enumerate(stages):
             later = [p for next_stage in stages[number + 1 :] for p in next_stage]
@@ -293,18 +294,7 @@ def build_index(
                 raise _write_error(error, layout) from error
             tracker.generation = generation.name
             try:
-                _write(
-                    settings,
-                    generation,
-                    start,
-                    stage,
-                    report.removed if number == 0 else [],
-                    later,
-                    report,
-                    embedding,
-                    embeddings,
-                    tracker,
-                )
+                _write(run, generation, start, _Stage(stage, report.removed if number == 0 else [], later))
                 start = generation
                 if later and not report.total_chunks:
                     continue  # nothing to answer from yet: the next stage starts from this one unpublished
@@ -437,6 +427,35 @@ class _Tracker:
             self.progress(self.done, self.total, source)
 
 
+@dataclass
+class _Base:
+    """The served generation a build starts from, and its catalog (open; the build closes it)."""
+
+    generation: Generation
+    catalog: Catalog
+
+
+@dataclass
+class _Stage:
+    """What one generation of a build writes: ``planned`` replaced, ``removed`` gone, ``later``
+    (embedded by a later stage) recorded as pending."""
+
+    planned: list[_Planned]
+    removed: list[str]
+    later: list[_Planned]
+
+
+@dataclass
+class _Run:
+    """What every stage of one build shares."""
+
+    settings: Settings
+    report: BuildReport
+    embedding: EmbeddingRecord
+    embeddings: Embeddings | None
+    tracker: _Tracker
+
+
 def _base(
     settings: Settings,
     layout: Layout,
@@ -444,7 +463,7 @@ def _base(
     rebuild: bool,
     report: BuildReport,
     rebuild_mismatch: bool,
-) -> tuple[Generation, Catalog] | None:
+) -> _Base | None:
     """The served generation to start from, or ``None`` to start from nothing; a damaged one is
     set aside (and the build starts from nothing), one built with other settings refused."""
     for legacy in layout.legacy_files():  # the format before generations: rebuilt from the seeds
@@ -471,7 +490,7 @@ def _base(
             raise IndexMismatchError(f"Cannot update the index: {reason}; {REBUILD_HINT}")
         log.warning("Rebuilding the index from the seeds: %s", reason)
         return None
-    return generation, catalog
+    return _Base(generation, catalog)
 
 
 def _set_aside(
@@ -489,20 +508,12 @@ def _set_aside(
     log.warning("%s", report.healed)
 
 
-def _write(
-    settings: Settings,
-    generation: Generation,
-    base: Generation | None,
-    planned: list[_Planned],
-    removed: list[str],
-    later: list[_Planned],
-    report: BuildReport,
-    embedding: EmbeddingRecord,
-    embeddings: Embeddings | None,
-    tracker: _Tracker,
-) -> None:
-    """Fill ``generation``: a copy of ``base`` with ``planned`` replaced and ``removed`` gone;
-    ``later`` (still to embed, by a later stage) is recorded as pending."""
+def _write(run: _Run, generation: Generation, base: Generation | None, stage: _Stage) -> None:
+    """Fill ``generation``: a copy of ``base`` with ``stage.planned`` replaced and
+    ``stage.removed`` gone; ``stage.later`` (still to embed, by a later stage) is recorded as
+    pending."""
+    settings, report, tracker = run.settings, run.report, run.tracker
+    planned, removed, later = stage.planned, stage.removed, stage.later
     if base is not None:
         source = sqlite3.connect(f"file:{base.catalog_path}?mode=ro&immutable=1", uri=True)
         target = sqlite3.connect(generation.catalog_path)
@@ -515,7 +526,7 @@ def _write(
             shutil.copytree(base.chroma_path, generation.chroma_path)
     catalog = Catalog(generation.catalog_path, writable=True)
     try:
-        model = embeddings or embedder(settings)
+        model = run.embeddings or embedder(settings)
         client = chroma_client(settings, generation)
         if settings.chroma_host:
             _drop_collection(client, generation.collection)
@@ -575,7 +586,7 @@ def _write(
         write_manifest(
             catalog,
             Manifest(
-                embedding=embedding,
+                embedding=run.embedding,
                 chunking=chunking_record(settings),
                 collection=generation.collection,
                 generation=generation.name,
@@ -584,9 +595,10 @@ def _write(
         )
         report.total_chunks = catalog.chunk_count()
         report.documents = len(catalog.sources())
-        if store._collection.count() != report.total_chunks:
+        vectors_held = client.get_collection(generation.collection).count()
+        if vectors_held != report.total_chunks:
             raise IndexCorruptError(
-                f"The new generation {generation.name} holds {store._collection.count()} vectors for "
+                f"The new generation {generation.name} holds {vectors_held} vectors for "
                 f"{report.total_chunks} chunks; it was not published"
             )
     finally:
