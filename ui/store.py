@@ -107,38 +107,31 @@ class Message:
     answerer: str | None
 
 
-def _reading(method: _Method) -> _Method:
-    """A read that finds the file damaged sets it aside and reads the empty one started instead."""
+def _on_damage(*, writes: bool) -> Callable[[_Method], _Method]:
+    """A method that finds the file damaged sets it aside (see the module docstring); then a read
+    reads the empty one started instead, and a write raises ChatStoreError, saying so."""
 
-    @functools.wraps(method)
-    def read(self: ChatStore, *args: Any, **kwargs: Any) -> Any:
-        seen = self.damaged
-        try:
+    def wrap(method: _Method) -> _Method:
+        @functools.wraps(method)
+        def call(self: ChatStore, *args: Any, **kwargs: Any) -> Any:
+            seen = self.damaged
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.DatabaseError as error:
+                if not _is_damaged(error):
+                    raise
+                self._damaged_while_serving(error, seen)
+            if writes:
+                raise ChatStoreError(f"{self.notice} This change was not saved.")
             return method(self, *args, **kwargs)
-        except sqlite3.DatabaseError as error:
-            if not _is_damaged(error):
-                raise
-            self._damaged_while_serving(error, seen)
-        return method(self, *args, **kwargs)
 
-    return read  # type: ignore[return-value]
+        return call  # type: ignore[return-value]
+
+    return wrap
 
 
-def _writing(method: _Method) -> _Method:
-    """A write that finds the file damaged sets it aside and raises ChatStoreError, saying so."""
-
-    @functools.wraps(method)
-    def write(self: ChatStore, *args: Any, **kwargs: Any) -> Any:
-        seen = self.damaged
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.DatabaseError as error:
-            if not _is_damaged(error):
-                raise
-            self._damaged_while_serving(error, seen)
-        raise ChatStoreError(f"{self.notice} This change was not saved.")
-
-    return write  # type: ignore[return-value]
+_reading = _on_damage(writes=False)
+_writing = _on_damage(writes=True)
 
 
 class ChatStore:
