@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from qa.schema import Answer, AnswerSentence, Citation, Passage
 from qa.verify import SupportJudge, sentence_support
@@ -65,7 +65,7 @@ class Refusal:
     reason: str = ""  # shown after the refusal text
 
 
-Drafted = str | DraftSentence | Refusal | Assessment  # what an answerer yields
+Drafted = str | DraftSentence | Refusal  # what an answerer yields
 
 
 @dataclass
@@ -76,10 +76,7 @@ class Draft:
     assessment: Assessment | None = None  # how likely the answer is to be right
 
     def stream(self) -> Iterator[Drafted]:
-        """The draft as an answerer streams it: its assessment, then each sentence's text and the
-        sentence (or the refusal)."""
-        if self.assessment is not None:
-            yield self.assessment
+        """The draft as an answerer streams it: each sentence's text and the sentence (or the refusal)."""
         if self.refused or not self.sentences:
             yield Refusal(self.reason)
             return
@@ -116,6 +113,15 @@ class Answerer(Protocol):
     name: str
 
     def stream(self, question: Resolved, passages: list[Passage], library: Library) -> Iterator[Drafted]: ...
+
+
+@runtime_checkable
+class Assessor(Protocol):
+    """Says how likely an answer to ``question`` from ``passages`` is to be right. The pipeline asks
+    it once the answerer has finished; an answerer that can tell (the extractive one: its own
+    abstention rests on it) is its own assessor."""
+
+    def assess(self, question: Resolved, passages: list[Passage], library: Library) -> Assessment: ...
 
 
 def render_sentence(sentence: AnswerSentence) -> str:

@@ -77,13 +77,13 @@ def collect(
         for q in tqdm(questions, desc=f"Drafting {corpus}", unit="question", file=sys.stderr):
             resolved = resolve(q.question, q.history)
             passages = pipeline.retrieve(resolved.query)
-            draft = answerer.draft(resolved, passages, pipeline)  # type: ignore[attr-defined]
+            draft = answerer.draft(resolved, passages, pipeline.index)  # type: ignore[attr-defined]
             text = " ".join(s.text for s in draft.sentences)
             right = (
                 q.answerable and not draft.refused and answer_correct(text, False, q.expected, q.expected_all)
             )
             metadata = bool(draft.assessment and "metadata" in draft.assessment.features)
-            candidates = [] if metadata else answerer.candidates(resolved, passages, pipeline)  # type: ignore[attr-defined]
+            candidates = [] if metadata else answerer.candidates(resolved, passages, pipeline.index)  # type: ignore[attr-defined]
             rows.append(
                 {
                     "id": q.id,

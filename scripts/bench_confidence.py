@@ -53,9 +53,9 @@ def main() -> int:
             asked.append(time.perf_counter() - started)
             resolved = resolve(q.question, q.history)
             passages = pipeline.retrieve(resolved.query)
-            candidates = answerer.candidates(resolved, passages, pipeline)  # type: ignore[attr-defined]
+            candidates = answerer.candidates(resolved, passages, pipeline.index)  # type: ignore[attr-defined]
             started = time.perf_counter()
-            assess(resolved, candidates, passages, pipeline)
+            assess(resolved, candidates, passages, pipeline.index)
             assessed.append(time.perf_counter() - started)
     for name, values in (("ask", asked), ("assess", assessed)):
         print(

@@ -207,7 +207,7 @@ def freed(clients: Clients, seconds: float, url: str, number: int) -> dict[str, 
 
 def catalog_phases(c: Clients, seconds: float, pipeline: Any, index_dir: Path) -> dict[str, dict[str, Any]]:
     """The served catalog cut to 0 bytes under the running app."""
-    catalog = pipeline.served().generation.catalog_path
+    catalog = pipeline.index.served().generation.catalog_path
     phase = c.phase(seconds, lambda: os.truncate(catalog, 0))
     phase["answered from"] = " and ".join(phase["generations"])
     phase["set aside"] = len([p for p in index_dir.iterdir() if p.name.startswith("damaged-")])

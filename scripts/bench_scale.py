@@ -119,7 +119,7 @@ def bench_seeds(repeat: int) -> None:
         for text in (question, resolve(question, history).query):
             pipeline._cache._items.pop(text, None)
 
-    served = pipeline.served()
+    served = pipeline.index.served()
     chain = served.store.as_retriever(search_kwargs={"k": 4}) | RunnableLambda(
         lambda docs: docs[0].page_content
     )

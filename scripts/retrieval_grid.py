@@ -37,7 +37,7 @@ def main() -> None:
     print(f"dense only  {mean_recall_at(pipeline, questions, 5, 'dense'):.3f}")
     print(f"bm25 only   {mean_recall_at(pipeline, questions, 5, 'bm25'):.3f}")
     print("dense_w  max_per_source  rrf_c  hybrid")
-    retriever = pipeline.retriever
+    retriever = pipeline.index.retriever
     for weight, per_source, c in itertools.product((0.5, 0.6, 0.7, 0.8), (2, 3, 5), (10, 60)):
         settings = pipeline.settings.model_copy(
             update={

@@ -115,7 +115,7 @@ def test_document_view_refuses_names_outside_the_index(seeds_app: int, path: str
 
 
 def test_document_view_highlights_the_cited_span(seeds_app: int, pipeline) -> None:
-    text = pipeline.document(SOURCE).text
+    text = pipeline.index.document(SOURCE).text
     start = text.index(CITED)
     status, body, headers = get(seeds_app, f"/doc/{SOURCE}?start={start}&end={start + len(CITED)}")
     assert status == 200
@@ -472,7 +472,7 @@ def script_of(pipeline, *sentences: tuple[str, str], pieces: int = 3) -> list[An
     drafted citing ``quote`` exactly as the seed holds it."""
     from qa.answer import DraftSentence, Span
 
-    text = pipeline.text(SOURCE)
+    text = pipeline.index.text(SOURCE)
     script: list[Any] = []
     for sentence, quote in sentences:
         words = sentence.split(" ")

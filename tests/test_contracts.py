@@ -2,8 +2,8 @@
 library over two made-up documents, LangChain's ``DeterministicFakeEmbedding`` for the embedder and
 ``GenericFakeChatModel`` for the LLM). A component added to ``qa.registry`` is held to it at once.
 
-What every answerer promises (:class:`qa.answer.Answerer`): it yields only text, sentences, a
-refusal or an assessment; every sentence it writes points at spans that exist in the documents it
+What every answerer promises (:class:`qa.answer.Answerer`): it yields only text, sentences or a
+refusal (how sure the answer is, is the pipeline's next step, :class:`qa.answer.Assessor`); every sentence it writes points at spans that exist in the documents it
 was given, each within one passage's document; nothing follows a refusal. What every judge
 promises (:class:`qa.verify.SupportJudge`): its name starts with its registry name, its threshold and its
 scores lie in 0..1.
@@ -23,8 +23,10 @@ from core.lexical import terms
 from core.settings import Settings
 from index.metadata import DocumentMetadata
 from index.texts import describe
-from qa.answer import Assessment, Described, DraftSentence, Refusal
+from qa.answer import AnswerBuilder, Described, DraftSentence, Refusal
+from qa.extractive.answerer import ExtractiveAnswerer
 from qa.followup import Resolved
+from qa.pipeline import Pipeline
 from qa.registry import ANSWERERS, JUDGES, Models, make_answerer, make_judge
 from qa.schema import Passage
 from tests.test_generative import fake_llm
@@ -100,7 +102,7 @@ def drafted(name: str, question: str) -> Iterator[object]:
 def test_every_answerer_keeps_the_answerer_contract(name: str, question: str) -> None:
     events = list(drafted(name, question))
     assert events, "an answerer yields at least a sentence or a refusal"
-    assert all(isinstance(e, str | DraftSentence | Refusal | Assessment) for e in events), events
+    assert all(isinstance(e, str | DraftSentence | Refusal) for e in events), events
     refusals = [i for i, e in enumerate(events) if isinstance(e, Refusal)]
     assert refusals in ([], [len(events) - 1]), "nothing follows a refusal"
     sentences = [e for e in events if isinstance(e, DraftSentence)]
@@ -112,6 +114,26 @@ def test_every_answerer_keeps_the_answerer_contract(name: str, question: str) ->
             assert span.source in given, span
             assert 0 <= span.start < span.end <= len(DOCUMENTS[span.source]), span
             assert DOCUMENTS[span.source][span.start : span.end].strip(), span
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+@pytest.mark.parametrize("name", sorted(ANSWERERS))
+def test_the_pipeline_assesses_every_answerers_answer(name: str, question: str) -> None:
+    """The assessment is a pipeline step run for every answerer, after its stream ends; for the
+    extractive answerer it is the one its own abstention rested on."""
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    library = FakeLibrary(settings)
+    made = models(settings, library, "The alpha convoy carried 40 trucks [1].")
+    answerer = make_answerer(name, settings, made)
+    judge = make_judge("overlap", settings, made)
+    pipeline = Pipeline(settings, answerers={name: answerer}, judge=judge)
+    resolved = Resolved(question, question, False)
+    builder = AnswerBuilder(question, passages(), library, judge, answerer=name)
+    list(pipeline._run(answerer, resolved, passages(), builder))
+    assessment = builder.assessment
+    assert assessment is not None and 0.0 <= assessment.confidence <= 1.0, assessment
+    if isinstance(answerer, ExtractiveAnswerer):
+        assert assessment == answerer.draft(resolved, passages(), library).assessment
 
 
 @pytest.mark.parametrize("name", sorted(JUDGES))

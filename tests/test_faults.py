@@ -315,13 +315,13 @@ def test_a_full_disk_answers_from_the_published_generation_in_python(
         pipeline = Pipeline(settings, embeddings=embeddings)
         answer = pipeline.ask(TRUCKS)
         assert "40 trucks" in answer.text
-        assert pipeline.served().name == served
-        assert "gamma.txt" not in pipeline.sources()
+        assert pipeline.index.served().name == served
+        assert "gamma.txt" not in pipeline.index.sources()
         pipeline.close()
         filler.unlink()  # space returns: the next pipeline (a restart) indexes the seed
         pipeline = Pipeline(settings, embeddings=embeddings)
         assert "two bridges" in pipeline.ask(BRIDGES).text
-        assert pipeline.served().name != served
+        assert pipeline.index.served().name != served
         pipeline.close()
 
 

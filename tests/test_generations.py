@@ -257,7 +257,7 @@ def test_seeds_edited_deleted_and_added_are_followed_without_a_restart(make_sett
     settings = seeded(make_settings)
     pipeline = Pipeline(settings, embeddings=embeddings)
     assert "40 trucks" in pipeline.ask(TRUCKS).text
-    pipeline.watch_seeds(interval=0.2)  # what the app does
+    pipeline.index.watch_seeds(interval=0.2)  # what the app does
     try:
         seed = settings.seeds_dir / "alpha.txt"
         seed.write_text(
@@ -267,16 +267,16 @@ def test_seeds_edited_deleted_and_added_are_followed_without_a_restart(make_sett
         answer = pipeline.ask(TRUCKS)
         citation = answer.citations[0]
         assert seed.read_text(encoding="utf-8")[citation.start : citation.end] == citation.quote
-        assert pipeline.document("alpha.txt").text == seed.read_text(encoding="utf-8")
+        assert pipeline.index.document("alpha.txt").text == seed.read_text(encoding="utf-8")
 
         (settings.seeds_dir / "beta.md").unlink()
-        wait_for(lambda: pipeline.sources() == ["alpha.txt"])
+        wait_for(lambda: pipeline.index.sources() == ["alpha.txt"])
         assert all(
             p.source == "alpha.txt" for p in pipeline.ask("How long did the beta battalion train?").passages
         )
 
         (settings.seeds_dir / "gamma.txt").write_text(GAMMA, encoding="utf-8")
-        wait_for(lambda: "gamma.txt" in pipeline.sources())
+        wait_for(lambda: "gamma.txt" in pipeline.index.sources())
         assert "two bridges" in pipeline.ask("How many bridges did the gamma engineers repair?").text
     finally:
         pipeline.close()
@@ -314,7 +314,7 @@ def test_a_same_size_edit_that_keeps_the_files_time_is_followed(make_settings, e
     pipeline = Pipeline(settings, embeddings=embeddings)
     try:
         assert "88,888 trucks" in pipeline.ask(TRUCKS).text
-        assert pipeline.check_seeds() is None  # the watcher's first look: nothing changed
+        assert pipeline.index.check_seeds() is None  # the watcher's first look: nothing changed
         status = IndexStatus()
         status.finish("Ready")
         library = Library(pipeline, status)
@@ -324,7 +324,7 @@ def test_a_same_size_edit_that_keeps_the_files_time_is_followed(make_settings, e
         after = seed.stat()
         assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
         assert {r.source: r.status for r in library.rows()}["alpha.txt"] == "changed since indexing"
-        report = pipeline.check_seeds()
+        report = pipeline.index.check_seeds()
         assert report is not None and report.updated == ["alpha.txt"]
         answer = pipeline.ask(TRUCKS)
         assert "77,777 trucks" in answer.text and quoted_from_its_generation(settings, answer)
@@ -407,7 +407,7 @@ def test_an_index_damaged_while_served_is_healed_on_the_question(
     settings = seeded(make_settings)
     pipeline = Pipeline(settings, embeddings=embeddings)
     first = pipeline.ask(TRUCKS)
-    served = pipeline.served()
+    served = pipeline.index.served()
 
     class PanicException(BaseException):  # named as pyo3 names it
         pass
@@ -423,6 +423,6 @@ def test_an_index_damaged_while_served_is_healed_on_the_question(
 
     from core.errors import IndexCorruptError
 
-    monkeypatch.setattr(pipeline.served().store, "similarity_search_with_score", panic)
+    monkeypatch.setattr(pipeline.index.served().store, "similarity_search_with_score", panic)
     with pytest.raises(IndexCorruptError, match="PanicException"):  # nothing damaged on disk: reported
         pipeline.ask(TRUCKS)

@@ -55,7 +55,7 @@ def test_a_line_with_no_sentence_end_is_quoted_in_bounded_pieces(make_settings, 
     build_index(settings, embeddings=embeddings)
     pipeline = Pipeline(settings, embeddings=embeddings)
     answer = pipeline.ask("Where was the supply depot near the Kursk border?")
-    text = pipeline.text("runon.txt")
+    text = pipeline.index.text("runon.txt")
     assert not answer.refused and answer.citations
     for citation in answer.citations:
         assert len(citation.quote) <= MAX_SENTENCE_CHARS
@@ -73,7 +73,7 @@ def test_control_characters_never_reach_a_terminal_or_a_page(make_settings, embe
     (settings.seeds_dir / "escapes.txt").write_text(body, encoding="utf-8")
     build_index(settings, embeddings=embeddings)
     pipeline = Pipeline(settings, embeddings=embeddings)
-    indexed = pipeline.text("escapes.txt")
+    indexed = pipeline.index.text("escapes.txt")
     assert len(indexed) == len(body) and not any(c in indexed for c in RAW)  # replaced one for one
     answer = pipeline.ask("Which bridge did North Korean engineers repair?")
     assert "Sudzha" in answer.text
@@ -89,7 +89,7 @@ def test_control_characters_never_reach_a_terminal_or_a_page(make_settings, embe
     status = index_cli(settings, "status")
     assert status.returncode == 0 and not any(c in status.stdout for c in RAW)
 
-    page = render_document(pipeline.document("escapes.txt"), 0, len(indexed))
+    page = render_document(pipeline.index.document("escapes.txt"), 0, len(indexed))
     assert "Sudzha" in page and not any(c in page for c in RAW)
     # The last guard: text that reaches the renderer with a control character shows it escaped.
     assert esc("a\x1b[31mb") == "a\\x1b[31mb"
@@ -120,14 +120,14 @@ def test_a_keyword_stuffed_page_does_not_displace_the_answer(stuffed, embeddings
     )
     pipeline = Pipeline(settings, embeddings=embeddings)
     answer = pipeline.ask(QUESTION)
-    assert pipeline.metadata("zz_stuffed.txt").keyword_share > 0.8
+    assert pipeline.index.metadata("zz_stuffed.txt").keyword_share > 0.8
     if max_keyword_share == 1.0:  # the attack works without the demotion: the test can tell
         assert "PWNED" in answer.text
         return
     assert "Ukrainian intelligence" in answer.text and "PWNED" not in answer.text
     assert all(c.source != "zz_stuffed.txt" for c in answer.citations)
     # Repeated passages are indexed once: the page's 40 copies make one or two chunks, not eight.
-    assert len(pipeline.served().catalog.chunk_ids("zz_stuffed.txt")) <= 3
+    assert len(pipeline.index.served().catalog.chunk_ids("zz_stuffed.txt")) <= 3
     # It is still indexed, searchable and listed: ranked last, not hidden.
     assert any(p.source == "zz_stuffed.txt" for p in pipeline.retrieve("PWNED", sources=["zz_stuffed.txt"]))
     status = index_cli(settings, "status")
@@ -174,7 +174,7 @@ def test_instructions_to_the_software_are_never_the_answer(injected, embeddings)
 
     # Both documents are flagged in their metadata and rank like a stuffed page: after the others.
     for source in ("inject.txt", "zz_briefing.txt"):
-        meta = pipeline.metadata(source)
+        meta = pipeline.index.metadata(source)
         assert meta.addressed_sentences >= 1 and meta.addressed_share > 0
     for question in ("How many North Korean troops are in Russia?", QUESTION):
         shown = {p.source for p in pipeline.retrieve(question)}

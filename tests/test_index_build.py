@@ -180,9 +180,9 @@ def test_a_seed_that_changed_and_cannot_be_read_is_left_out_of_answers(
     for pipeline in (running, fresh):
         answer = pipeline.ask(TRUCKS_QUESTION)
         assert "40 trucks" not in answer.text and all(p.source == "beta.md" for p in answer.passages)
-        assert pipeline.stale_sources == ["alpha.txt"] and pipeline.sources() == ["beta.md"]
+        assert pipeline.index.stale_sources == ["alpha.txt"] and pipeline.index.sources() == ["beta.md"]
         citation = before.citations[0]
-        assert pipeline.document("alpha.txt").text[citation.start : citation.end] == citation.quote
+        assert pipeline.index.document("alpha.txt").text[citation.start : citation.end] == citation.quote
         with pytest.raises(UnknownSourceError, match="alpha.txt is left out of answers.*not valid UTF-8"):
             pipeline.ask(TRUCKS_QUESTION, sources=["alpha.txt"])
 

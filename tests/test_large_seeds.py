@@ -112,7 +112,7 @@ def test_questions_are_answered_while_a_large_seed_is_indexed(make_settings, emb
         assert line.startswith("Indexing big.txt: ") and "passages embedded" in line, line
         assert line.endswith("answers come from the 5 documents indexed so far."), line
 
-        [pending] = pipeline.pending()
+        [pending] = pipeline.index.pending()
         assert pending.source == "big.txt" and pending.running and not pending.replaces
         assert pending.embedded is not None and 0 < pending.embedded < pending.texts
         assert pending.describe().startswith("big.txt: being indexed, ")
@@ -133,7 +133,7 @@ def test_questions_are_answered_while_a_large_seed_is_indexed(make_settings, emb
     assert Layout(settings).current_name() != partial
     answer = pipeline.ask(BIG_QUESTION)  # the same pipeline follows the complete generation
     assert "4,321" in answer.text and answer.citations[0].source == "big.txt"
-    assert pipeline.pending() == []
+    assert pipeline.index.pending() == []
     shown = index_cli(settings, "status", timeout=120)
     assert re.search(r"\n6 documents, \d+ chunks$", shown.stdout.rstrip()), shown.stdout
     assert "still to index" not in shown.stdout and "build running" not in shown.stdout
@@ -152,7 +152,7 @@ def test_the_seeds_watcher_reports_its_progress_to_the_page(make_settings, embed
     assert status.describe() == "Ready: 5 articles indexed."
     big.write_text(text, encoding="utf-8")  # a large seed added while the app runs
     try:
-        pipeline.watch_seeds(interval=0.2)
+        pipeline.index.watch_seeds(interval=0.2)
         assert held.reached.wait(300)
         assert status.ready and status.updating
         assert status.describe().startswith("Indexing big.txt: "), status.describe()
@@ -210,7 +210,7 @@ def test_a_build_killed_during_the_large_seed_leaves_the_partial_generation_serv
     assert report.added == ["big.txt"] and len(report.unchanged) == 5 and report.pending == []
     assert layout.names() == [partial, report.generation]  # the killed build's folder removed, not the served
     pipeline = Pipeline(settings, embeddings=embeddings)
-    assert "4,321" in pipeline.ask(BIG_QUESTION).text and pipeline.pending() == []
+    assert "4,321" in pipeline.ask(BIG_QUESTION).text and pipeline.index.pending() == []
     pipeline.close()
 
 
@@ -250,12 +250,12 @@ def test_a_large_seed_being_read_shows_in_the_status_line_and_index_status(make_
     assert status.describe() == "Ready: 5 articles indexed."
     big.write_text(text * 30, encoding="utf-8")  # about 2.4 MB, added while the app runs
     held = HeldWhileReading(status)
-    pipeline.listen(held)
+    pipeline.index.listen(held)
     failed: list[Exception] = []
 
     def look() -> None:  # what the seeds watcher does
         try:
-            pipeline.check_seeds()
+            pipeline.index.check_seeds()
         except RuntimeError as error:
             failed.append(error)
 

@@ -243,8 +243,8 @@ def test_uploaded_documents_are_indexed_cited_exactly_and_removed(
     message, table, _, _ = library.upload([str(md), str(html), str(tags)])
     assert "Added uploads/glacier.md, uploads/cranes.txt, uploads/tags.md: being indexed" in message
     assert {r.source: r.status for r in library.rows()}["uploads/glacier.md"] in ("being indexed", "indexed")
-    pipeline.check_seeds()  # what index_soon runs in the background; waits for it when it still runs
-    pipeline.ensure_index()
+    pipeline.index.check_seeds()  # what index_soon runs in the background; waits for it when it still runs
+    pipeline.index.ensure_index()
     rows = {r.source: r for r in library.rows()}
     assert rows["uploads/cranes.txt"].status == "indexed" and rows["uploads/cranes.txt"].chunks
     assert rows["uploads/cranes.txt"].publisher == "Coastal Gazette"
@@ -267,14 +267,14 @@ def test_uploaded_documents_are_indexed_cited_exactly_and_removed(
         stored = (settings.seeds_dir / source).read_text(encoding="utf-8")
         for citation in cited:
             assert stored[citation.start : citation.end] == citation.quote
-            assert pipeline.text(source)[citation.start : citation.end] == citation.quote
+            assert pipeline.index.text(source)[citation.start : citation.end] == citation.quote
 
     message, _, _ = library.remove("own.txt")
     assert "only uploaded documents" in message
     message, _, _ = library.remove("uploads/cranes.txt")
     assert "Removed uploads/cranes.txt" in message
-    pipeline.check_seeds()
-    pipeline.ensure_index()
+    pipeline.index.check_seeds()
+    pipeline.index.ensure_index()
     assert "uploads/cranes.txt" not in {r.source for r in library.rows()}
     answer = pipeline.ask("How much can the new cranes in Vellmar lift?")
     assert all(c.source != "uploads/cranes.txt" for c in answer.citations)

@@ -54,7 +54,7 @@ def check_example(answer: Answer, pipeline: Pipeline) -> None:
     assert not answer.refused and "ukrainian intelligence" in answer.text.lower()
     assert answer.judge is not None and answer.judge.startswith("llm:")
     for citation in answer.citations:
-        assert pipeline.text(citation.source)[citation.start : citation.end] == citation.quote
+        assert pipeline.index.text(citation.source)[citation.start : citation.end] == citation.quote
     assert any(c.source == EXAMPLE_SOURCE and "12,000" in c.quote for c in answer.citations)
     assert all(s.supported for s in answer.sentences) and answer.grounding >= 0.5
 
@@ -100,7 +100,7 @@ def test_instructions_inside_a_document_are_not_followed(
     )
     build_index(settings, embeddings=embeddings)
     pipeline = Pipeline(settings, embeddings=embeddings)
-    assert pipeline.metadata("notice.txt").addressed_sentences == 2
+    assert pipeline.index.metadata("notice.txt").addressed_sentences == 2
     shown = {p.source for p in pipeline.retrieve(EXAMPLE)[: settings.llm_passages]}
     assert {"notice.txt", EXAMPLE_SOURCE} <= shown  # the model sees the instruction and the answer
     answer = pipeline.ask(EXAMPLE, answerer="llm")

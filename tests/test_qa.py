@@ -41,7 +41,7 @@ def test_every_citation_is_an_exact_span_of_its_source(pipeline: Pipeline) -> No
     ):
         answer = pipeline.ask(question)
         for citation in answer.citations:
-            assert pipeline.text(citation.source)[citation.start : citation.end] == citation.quote
+            assert pipeline.index.text(citation.source)[citation.start : citation.end] == citation.quote
             assert f"[{citation.n}]" in answer.text
 
 
@@ -84,7 +84,7 @@ def test_questions_about_the_articles_use_their_metadata(
     assert expected in answer.text
     assert answer.citations[0].source == source
     assert (
-        pipeline.text(source)[answer.citations[0].start : answer.citations[0].end]
+        pipeline.index.text(source)[answer.citations[0].start : answer.citations[0].end]
         == answer.citations[0].quote
     )
 
@@ -172,7 +172,7 @@ def test_who_answer_quotes_the_sentence_that_names_the_speaker(pipeline: Pipelin
     answer = pipeline.ask("Who said North Korean troops would become legitimate military targets?")
     assert "John Kirby" in answer.text and "legitimate military targets" in answer.text
     citation = answer.citations[0]
-    assert pipeline.text(citation.source)[citation.start : citation.end] == citation.quote
+    assert pipeline.index.text(citation.source)[citation.start : citation.end] == citation.quote
 
 
 def test_follow_up_to_a_question_near_the_length_limit_is_answered(pipeline: Pipeline) -> None:

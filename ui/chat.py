@@ -46,7 +46,7 @@ class Chat:
     status: IndexStatus
 
     def metadata(self, sources: Iterable[str]) -> dict[str, DocumentMetadata]:
-        return {source: self.pipeline.metadata(source) for source in set(sources)}
+        return {source: self.pipeline.index.metadata(source) for source in set(sources)}
 
     def wait_for_index(self, chat: Messages) -> Iterator[Messages]:
         """Until there is a generation to answer from (the first build publishes the small seeds

@@ -15,7 +15,8 @@ from core.errors import QAError, UnknownSourceError
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from qa.pipeline import Pipeline, SourceDocument
+    from qa.keeper import SourceDocument
+    from qa.pipeline import Pipeline
 
 from ui.render import DOC_ROUTE, byline, escape_html, link, safe_url
 from ui.status import IndexStatus
@@ -143,10 +144,10 @@ def add_document_route(app: FastAPI, pipeline: Pipeline, status: IndexStatus) ->
             message = status.describe() if not status.failed else status.message
             return HTMLResponse(error_page("Index not ready", message), status_code=503, headers=DOC_HEADERS)
         try:
-            name = resolve_source(source, set(pipeline.sources()), pipeline.settings.seeds_dir)
+            name = resolve_source(source, set(pipeline.index.sources()), pipeline.settings.seeds_dir)
             if name is None:
                 raise UnknownSourceError(f"No document named {source!r} in the index")
-            document = pipeline.document(name)
+            document = pipeline.index.document(name)
         except UnknownSourceError as error:
             return HTMLResponse(error_page("Not found", str(error)), status_code=404, headers=DOC_HEADERS)
         except QAError as error:  # a damaged index that could not be healed, say: words, not a 500

@@ -139,14 +139,14 @@ class Library:
         notes: dict[str, str] = {}  # what a reader should know about an indexed document
         if self.status.ready:
             try:
-                served = self.pipeline.served()
+                served = self.pipeline.index.served()
                 for source, sha, _, chunks, meta in served.catalog.records():
                     hashes[source] = sha
                     title = (meta.title or "").lstrip("# ")  # a Markdown heading's marks, not its words
                     indexed[source] = Row(source, title, meta.publisher or "", meta.date or "", chunks)
                     if note := self._note(meta):
                         notes[source] = note
-                pending = {seed.source: seed.describe() for seed in self.pipeline.pending()}
+                pending = {seed.source: seed.describe() for seed in self.pipeline.index.pending()}
             except QAError as error:
                 log.warning("The library cannot read the index: %s", error)
         building = self.status.updating or self.status.state == "building"
@@ -239,7 +239,7 @@ class Library:
 
         def run() -> None:
             try:
-                self.pipeline.check_seeds()
+                self.pipeline.index.check_seeds()
             except QAError as error:
                 log.warning("Indexing the library's change: %s", error)
             except Exception:

@@ -162,14 +162,14 @@ def prepare_index(pipeline: Pipeline, status: IndexStatus) -> None:
     """Build the index if there is none or the seeds changed (unless ``QA_AUTO_BUILD`` is off),
     open it, and record the outcome in ``status``, which follows every later build of the pipeline
     too. Questions are answered as soon as the build has published a first generation."""
-    pipeline.listen(status)
+    pipeline.index.listen(status)
     settings = pipeline.settings
     status.watching = settings.auto_build and settings.watch_seeds > 0
     try:
         stopped: QAError | None = None  # why the first build could not write: what is there answers
         if settings.auto_build:
             try:
-                report = pipeline.ensure_index()
+                report = pipeline.index.ensure_index()
             except IndexReadOnlyError as error:  # a read-only data folder: what is there answers
                 log.warning("%s; serving the index as it is", error)
             except IndexWriteError as error:  # a full disk: what was published before answers
@@ -188,10 +188,10 @@ def prepare_index(pipeline: Pipeline, status: IndexStatus) -> None:
             if stopped is not None:  # nothing to answer from: the build's failure says why
                 raise stopped from None
             raise
-        sources = pipeline.sources()
+        sources = pipeline.index.sources()
         status.documents = len(sources)
         status.finish(f"Ready: {len(sources)} articles indexed.")
-        pipeline.watch_seeds()  # an edited, added or removed seed is indexed; the next question uses it
+        pipeline.index.watch_seeds()  # an edited, added or removed seed is indexed; the next question uses it
     except QAError as error:
         log.error("%s", error)
         status.fail(str(error))

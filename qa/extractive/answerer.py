@@ -14,6 +14,8 @@ answer Y": :mod:`index.injection`) is never an answer, nor quoted beside one.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
 
 from core.lexical import MONTHS, names, terms
@@ -44,11 +46,35 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
+    def __init__(self) -> None:
+        # The draft each thread wrote last, so that assessing it (the pipeline's next step) reuses
+        # the assessment its abstention rested on: (inputs, the library, weakly, the draft).
+        self._last = threading.local()
+
     def stream(self, question: Resolved, passages: list[Passage], library: Library) -> Iterator[Drafted]:
         """The answer sentence by sentence (it is chosen whole before the first is yielded)."""
         yield from self.draft(question, passages, library).stream()
 
     def draft(self, question: Resolved, passages: list[Passage], library: Library) -> Draft:
+        """The answer, chosen whole, with the assessment it rests on (``Draft.assessment``)."""
+        draft = self._draft(question, passages, library)
+        self._last.draft = (_inputs(question, passages), weakref.ref(library), draft)
+        return draft
+
+    def assess(self, question: Resolved, passages: list[Passage], library: Library) -> Assessment:
+        """How likely the answer to ``question`` from ``passages`` is to be right: for the answer this
+        answerer drafted last in this thread, the assessment it rested on; for another answerer's,
+        the answerability model's view of the passages."""
+        last = getattr(self._last, "draft", None)
+        self._last.draft = None
+        drafted = (
+            last[2] if last and last[0] == _inputs(question, passages) and last[1]() is library else None
+        )
+        if drafted is not None and drafted.assessment is not None:  # None: it drafted from no passage
+            return drafted.assessment
+        return assess(question, self.candidates(question, passages, library), passages, library)
+
+    def _draft(self, question: Resolved, passages: list[Passage], library: Library) -> Draft:
         if not passages:
             return Draft(refused=True, reason="No passage matched the question.")
         field = metadata_field(question.question)
@@ -82,10 +108,6 @@ class ExtractiveAnswerer:
         candidates = self._score(question, self._sentences(passages, library), library)
         candidates.sort(key=lambda c: c.score, reverse=True)
         return candidates
-
-    def assess(self, question: Resolved, passages: list[Passage], library: Library) -> Assessment:
-        """How likely the passages are to answer the question (for answers another answerer wrote)."""
-        return assess(question, self.candidates(question, passages, library), passages, library)
 
     @staticmethod
     def _with_speaker(candidate: Candidate, known: set[str], library: Library) -> DraftSentence:
@@ -257,6 +279,11 @@ class ExtractiveAnswerer:
             [DraftSentence("The article " + _FIELD_WORDS[field].format(value=shown), [span])],
             assessment=metadata_assessment(library.settings, found=True),
         )
+
+
+def _inputs(question: Resolved, passages: list[Passage]) -> tuple[object, ...]:
+    """What a draft depends on besides the library: the question and the passages' spans."""
+    return (question.question, question.query, tuple((p.source, p.start, p.end, p.rank) for p in passages))
 
 
 def _abstains(assessment: Assessment, best: Candidate, settings: Settings) -> bool:
