@@ -2,7 +2,7 @@
 
     python app.py                          # http://127.0.0.1:7860
     python app.py --port 8080              # or GRADIO_SERVER_PORT=8080; --host / GRADIO_SERVER_NAME
-    QA_DATA_DIR=/tmp/qa python app.py      # any ``QA_`` setting (see core/settings.py) applies
+    QA_DATA_DIR=/tmp/qa python app.py      # any ``QA_`` setting (core/settings.py, ui/settings.py) applies
 
 What it does: a Gradio chat that shows an answer as :meth:`qa.pipeline.Pipeline.stream` yields it:
 the answerer's text as it is written, each sentence with its ``[n]`` links and sources once it is
@@ -35,6 +35,7 @@ from ui.chat import Chat
 from ui.document_view import add_document_route
 from ui.layout import CSS, build_ui, head
 from ui.render import DOC_ROUTE
+from ui.settings import AppSettings
 from ui.status import IndexStatus, start_index
 
 if TYPE_CHECKING:
@@ -49,31 +50,40 @@ DEFAULT_HOST = "127.0.0.1"
 
 
 def create_app(
-    pipeline: Pipeline, *, status: IndexStatus | None = None, prepare: bool = True, host: str = DEFAULT_HOST
+    pipeline: Pipeline,
+    *,
+    status: IndexStatus | None = None,
+    prepare: bool = True,
+    host: str = DEFAULT_HOST,
+    settings: AppSettings | None = None,
 ) -> FastAPI:
     """The ASGI app: the document view at ``/doc/...`` and the Gradio page at ``/``, with the
     exposure checks of ui/exposure.py (log-in when set, Host names for ``host``, body size, upload size).
 
     Starts building/opening the index in the background unless ``prepare`` is off (then the caller
-    runs :func:`prepare_index`). The status is ``app.state.index_status``.
+    runs :func:`prepare_index`). The status is ``app.state.index_status``. ``settings`` are the
+    app's (by default the pipeline's, with the app's own read from the environment).
     """
     import gradio as gr
     from fastapi import FastAPI
 
     from ui import exposure
+    from ui.store import ChatStore
 
+    settings = settings or AppSettings.of(pipeline.settings)
     status = status or IndexStatus()
     app = FastAPI(title="Ask the articles", docs_url=None, redoc_url=None)
     app.state.index_status = status
     add_document_route(app, pipeline, status)  # before the mount, which takes every other path
-    ui = build_ui(Chat(pipeline, status), pipeline.settings)
+    store = ChatStore(settings.resolved_chat_db)  # one that cannot be used says why in store.notice
+    ui = build_ui(Chat(pipeline, status), settings, store)
     # Local fonts only: the default theme's web fonts would be fetched from the internet.
     theme = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace"])
-    options = exposure.gradio_options(pipeline.settings)  # the log-in, and the largest upload
+    options = exposure.gradio_options(settings)  # the log-in, and the largest upload
     app = gr.mount_gradio_app(
         app, ui, path="", theme=theme, css=CSS, head=head(), footer_links=["api", "gradio"], **options
     )
-    exposure.protect(app, pipeline.settings, host=host, private=[f"/{DOC_ROUTE}"])
+    exposure.protect(app, settings, host=host, private=[f"/{DOC_ROUTE}"])
     if prepare:
         start_index(pipeline, status)
     return app
@@ -102,15 +112,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import uvicorn
 
-    from core.settings import Settings
     from qa.pipeline import Pipeline
 
     try:
-        settings = Settings.load()
+        settings = AppSettings.load()
         from ui.exposure import check_bind
 
         check_bind(args.host, settings)  # a non-loopback address needs a log-in or the waiver
-        app = create_app(Pipeline(settings), host=args.host)  # a malformed QA_AUTH_FILE stops here
+        app = create_app(
+            Pipeline(settings), host=args.host, settings=settings
+        )  # a malformed QA_AUTH_FILE stops here
     except QAError as error:
         print(f"error: {visible(str(error))}", file=sys.stderr)
         raise SystemExit(1) from None

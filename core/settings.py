@@ -10,10 +10,10 @@ the defaults below. A ``.env`` file in the working directory is read too.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Any, Literal, Self, get_args, get_origin
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The answerability model shipped with the package (``python -m qa.train`` writes it).
@@ -187,99 +187,19 @@ class Settings(BaseSettings):
         description="Seconds between looks at the seeds folder by the app (0: never): a changed, added or "
         "removed seed is indexed without a restart",
     )
-    concurrency: int = Field(
-        default=16,
-        ge=1,
-        le=256,
-        description="Questions the app answers at once (each of /chat and /ask); more wait in Gradio's queue. "
-        "Answering holds no global lock: questions share only the read-only index and models",
-    )
     vector_cache_size: int = Field(
         default=20_000, ge=0, description="Embeddings kept in memory (float32, about 1.5 KB each)"
     )
 
-    # --- serving the app (ui/exposure.py): who may use it and what a request may carry
-    auth: SecretStr | None = Field(
-        default=None,
-        description="Log-ins the app asks for, 'user:password', several separated by commas (a password "
-        "with a comma goes in auth_file). Kept secret: never logged or shown in an error",
-    )
-    auth_file: Path | None = Field(
-        default=None,
-        description="A file of 'user:password' lines, read at start ('#' comments and blank lines skipped); "
-        "adds to auth",
-    )
-    allow_unauthenticated: bool = Field(
-        default=False,
-        description="Serve on a non-loopback address without a log-in: anyone who reaches the port can use "
-        "the app. Without it (or auth) `python app.py --host 0.0.0.0` refuses to start",
-    )
-    trusted_hosts: Annotated[list[str], NoDecode] = Field(
-        default=["localhost", "127.0.0.1", "::1"],
-        description="Host header names the app answers to, comma-separated (the port is ignored); the "
-        "address it is bound to is added. '*.example.org' takes the subdomains; '*' takes any name, which "
-        "lets another site's page reach the app through DNS rebinding",
-    )
-    # The longest request the page sends is a question (max_question_chars) with the whole chat so
-    # far: each answer's HTML with its sources and passages, about 9 KB a turn as JSON (measured in
-    # tests/test_exposure.py). 2 MB holds some 200 turns; a body past it is refused with 413.
-    max_request_bytes: int = Field(
-        default=2_000_000,
-        ge=65_536,
-        description="Largest request body accepted, in bytes (413 past it); an upload has its own limit",
-    )
-    # The document library (ui/library.py) stores uploads under seeds_dir/uploads/. 0 turns uploads off:
-    # Gradio's upload route answers 403 and the page shows no upload button.
-    max_upload_bytes: int = Field(
-        default=10_000_000,
-        ge=0,
-        description="Largest file the document library takes, in bytes (413 past it; 0: no uploads)",
-    )
-    request_body_seconds: float = Field(
-        default=30.0,
-        gt=0,
-        le=3600,
-        description="Seconds a request's body may take to arrive whole (408 past it: a client that "
-        "announces a body and sends it slowly does not hold a connection open)",
-    )
-    login_free_failures: int = Field(
-        default=5,
-        ge=1,
-        le=1000,
-        description="Failed log-ins an account or a client address may make before each further one "
-        "locks it for twice as long as the last (1 s, 2 s, 4 s ... 5 min; 429 meanwhile)",
-    )
-    # Files a client sent to Gradio's upload route wait in its folder until the upload event adds
-    # them (and removes Gradio's copy); ones never added expire after UPLOAD_FILES_EXPIRE seconds.
-    max_upload_folder_bytes: int = Field(
-        default=100_000_000,
-        ge=0,
-        description="Most bytes Gradio's upload folder holds of files sent and not yet added (507 past it)",
-    )
-
-    # --- the chat's own records (ui/store.py)
-    chat_db: Path | None = Field(
-        default=None,
-        description="The SQLite file of saved conversations and answer feedback; default: DATA_DIR/app.sqlite3",
-    )
-
-    @field_validator("trusted_hosts", mode="before")
     @classmethod
-    def _split_hosts(cls, value: object) -> object:
-        """``"a.org, b.org"`` (as the environment gives it) → ``["a.org", "b.org"]``."""
-        if isinstance(value, str):
-            return [host for host in value.replace(",", " ").split() if host]
-        return value
-
-    @classmethod
-    def load(cls, **overrides: Any) -> Settings:
+    def load(cls, **overrides: Any) -> Self:
         """The settings from ``overrides``, the environment and ``.env``; a
         :class:`~core.errors.SettingsError` in one line naming the variable and what it may be,
         where the constructor raises pydantic's many-line ``ValidationError``."""
         try:
             return cls(**overrides)
         except ValidationError as error:
-            raise settings_error(error, overrides) from None
+            raise settings_error(error, overrides, cls) from None
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -293,11 +213,6 @@ class Settings(BaseSettings):
                 f"QA_CHUNK_OVERLAP ({self.chunk_overlap}) must be smaller than QA_CHUNK_SIZE ({self.chunk_size})"
             )
         return self
-
-    @property
-    def resolved_chat_db(self) -> Path:
-        """The conversations and feedback file: ``chat_db``, or ``data_dir/app.sqlite3``."""
-        return self.chat_db or self.data_dir / "app.sqlite3"
 
     @property
     def resolved_index_dir(self) -> Path:
@@ -324,7 +239,9 @@ class Settings(BaseSettings):
         return self.embedding_model if self.embedding_model is not None else packaged_model_dir()
 
 
-def settings_error(error: ValidationError, overrides: dict[str, Any] | None = None) -> Exception:
+def settings_error(
+    error: ValidationError, overrides: dict[str, Any] | None = None, model: type[Settings] | None = None
+) -> Exception:
     """One line for a ``ValidationError`` of :class:`Settings`, e.g. ``QA_TOP_K='abc' is not
     valid: a whole number from 1 to 50``; several problems are joined with ``; ``."""
     from core.errors import SettingsError
@@ -339,13 +256,14 @@ def settings_error(error: ValidationError, overrides: dict[str, Any] | None = No
         where = name if overrides and name in overrides else f"QA_{name.upper()}"
         value = item.get("input")
         shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-        problems.append(f"{where}={shown} is not valid: {allowed_values(name)}")
+        problems.append(f"{where}={shown} is not valid: {allowed_values(name, model or Settings)}")
     return SettingsError("Invalid settings: " + "; ".join(dict.fromkeys(problems)))
 
 
-def allowed_values(name: str) -> str:
-    """What the setting ``name`` may be, in words: ``one of 'hybrid', 'dense', 'bm25'``."""
-    field = Settings.model_fields.get(name)
+def allowed_values(name: str, model: type[Settings] | None = None) -> str:
+    """What the setting ``name`` (of ``model``, by default :class:`Settings`) may be, in words:
+    ``one of 'hybrid', 'dense', 'bm25'``."""
+    field = (model or Settings).model_fields.get(name)
     if field is None:
         return "not a setting"
     annotation = field.annotation

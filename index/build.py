@@ -372,11 +372,16 @@ class _Reader:
 def describe_progress(progress: dict[str, object]) -> str:
     """What a build's progress record says it is doing, in words, e.g. ``reading big.txt (12 MB)``
     or ``generation g000004, 120 of 900 texts embedded, now big.txt``."""
+
+    def count(key: str) -> int:
+        value = progress.get(key)
+        return value if isinstance(value, int) else 0
+
     if progress.get("stage") == "reading":
-        return f"reading {progress.get('reading')} ({size_words(int(progress.get('bytes') or 0))})"
+        return f"reading {progress.get('reading')} ({size_words(count('bytes'))})"
     return (
-        f"generation {progress.get('generation')}, {int(progress.get('done') or 0):,} of "
-        f"{int(progress.get('total') or 0):,} texts embedded, now {progress.get('source')}"
+        f"generation {progress.get('generation')}, {count('done'):,} of "
+        f"{count('total'):,} texts embedded, now {progress.get('source')}"
     )
 
 

@@ -20,10 +20,10 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from core.errors import (
     DiskFullError,
@@ -278,7 +278,8 @@ class IndexKeeper:
                     f"The index in {self.settings.resolved_index_dir} is empty: add documents to the "
                     "seeds folder and run `python -m index build`"
                 )
-            store = vector_store(self.settings, self.embedder, generation)
+            # The cached embedder has the two methods Chroma calls (embed_documents, embed_query).
+            store = vector_store(self.settings, cast("Embeddings", self.embedder), generation)
         except BaseException:
             catalog.close()
             raise
@@ -425,10 +426,10 @@ class IndexKeeper:
             lambda served: SourceDocument(source, served.text(source), served.metadata(source))
         )
 
-    def embed(self, texts: list[str]) -> list[list[float]]:
+    def embed(self, texts: list[str]) -> Sequence[Sequence[float]]:
         """Normalised embeddings: cached, stored with the index, or computed now."""
         if self._served is not None:
-            return self._served.embed(texts)  # type: ignore[return-value]
+            return self._served.embed(texts)
         return self.embedder.embed_documents(texts)
 
     def idf(self, term: str) -> float:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from qa.llm import LLM
     from qa.prompts import Prompt
 
-Embed = Callable[[list[str]], list[list[float]]]
+Embed = Callable[[list[str]], Sequence[Sequence[float]]]  # texts -> unit-length vectors
 # Words an answer uses to frame a claim ("the sources differ", "according to"), not claims themselves.
 FRAMING = frozenset(
     terms("source sources differ different figure figures date dates give gives article report stated state")

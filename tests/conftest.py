@@ -23,6 +23,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["ANONYMIZED_TELEMETRY"] = "False"
 
 from core.settings import PROJECT_ROOT, Settings  # noqa: E402
+from ui.settings import AppSettings  # noqa: E402
 
 SEEDS = PROJECT_ROOT / "seeds"
 MODEL_FIXTURES = {"embeddings", "seeds_settings", "pipeline"}
@@ -85,13 +86,14 @@ def pipeline(seeds_settings: Settings, embeddings):  # type: ignore[no-untyped-d
 
 @pytest.fixture
 def make_settings(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
-    """Settings over an empty seeds folder of the test's own, to fill with made-up documents."""
+    """Settings (the app's, a superset of the pipeline's) over an empty seeds folder of the test's
+    own, to fill with made-up documents."""
 
-    def make(**overrides: object) -> Settings:
+    def make(**overrides: object) -> AppSettings:
         seeds = tmp_path / "seeds"
         seeds.mkdir(exist_ok=True)
         values: dict[str, object] = {"seeds_dir": seeds, "data_dir": tmp_path / "data", **overrides}
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
+        return AppSettings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
 
     yield make
 

@@ -20,12 +20,14 @@ from pathlib import Path
 import pytest
 
 import app
+from core.errors import SettingsError
 from core.settings import PROJECT_ROOT, Settings
 from tests.test_app import serve
 from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, free_port, stop, wait_until_serving
 from ui import exposure
 from ui.chat import Chat
 from ui.errors import CredentialsError, UnprotectedBindError
+from ui.settings import AppSettings
 from ui.status import IndexStatus
 
 USER, PASSWORD = "alice", "wonder land:42"  # a space and a colon in the password on purpose
@@ -36,8 +38,8 @@ LIMIT = 65_536  # the served app's QA_MAX_REQUEST_BYTES: the smallest allowed, t
 UPLOAD_LIMIT = 200_000  # the served app's QA_MAX_UPLOAD_BYTES: over LIMIT, to show an upload has its own
 
 
-def settings(**values: object) -> Settings:
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
+def settings(**values: object) -> AppSettings:
+    return AppSettings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
 
 
 # --- credentials
@@ -95,6 +97,24 @@ def test_the_password_never_shows_in_the_settings(monkeypatch: pytest.MonkeyPatc
     assert PASSWORD not in repr(loaded) and PASSWORD not in str(loaded.model_dump())
     assert exposure.load_credentials(loaded) == [(USER, PASSWORD)]
     assert loaded.trusted_hosts == ["qa.example.org", "*.lan"]
+
+
+def test_the_apps_settings_live_with_the_app_and_extend_the_pipelines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The log-in, the limits of a request and the chat file are the app's (ui/settings.py), not the
+    pipeline's; the app reads them beside the pipeline's settings it was given."""
+    assert {"auth", "trusted_hosts", "max_request_bytes", "chat_db"}.isdisjoint(Settings.model_fields)
+    monkeypatch.setenv("QA_AUTH", f"{USER}:{PASSWORD}")
+    given = Settings(_env_file=None, top_k=3)  # type: ignore[call-arg]
+    app_settings = AppSettings.of(given)
+    assert app_settings.top_k == 3 and exposure.load_credentials(app_settings) == [(USER, PASSWORD)]
+    assert AppSettings.of(app_settings) is app_settings
+    with pytest.raises(
+        SettingsError, match="QA_MAX_REQUEST_BYTES='12' is not valid: a whole number of at least 65536"
+    ):
+        monkeypatch.setenv("QA_MAX_REQUEST_BYTES", "12")
+        AppSettings.load()
 
 
 # --- where the app listens
@@ -355,7 +375,7 @@ def test_a_long_conversation_fits_the_default_body_limit(pipeline) -> None:
     *_, (messages, turns, _) = chat.respond(QUESTION, [], [], 6, "extractive", True)
     one_turn = len(json.dumps({"data": [QUESTION, messages, turns, 6, "extractive", True]}).encode())
     assert one_turn > 5_000, one_turn  # an answer with sources and passages, not an error message
-    assert 100 * one_turn < Settings.model_fields["max_request_bytes"].default, one_turn
+    assert 100 * one_turn < AppSettings.model_fields["max_request_bytes"].default, one_turn
 
 
 # --- python app.py --host 0.0.0.0

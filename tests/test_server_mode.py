@@ -124,7 +124,7 @@ def test_a_second_machine_serves_the_same_generations(chroma_server: int, tmp_pa
     assert b.ask("Who reported 12,000 troops?").index_generation == second.generation
 
     third = build_index(machine("a"), embeddings=embeddings, rebuild=True)
-    names = sorted(c.name for c in Pipeline(machine("a")).served().store._client.list_collections())
+    names = sorted(c.name for c in Pipeline(machine("a")).index.served().store._client.list_collections())
     assert names == sorted(
         [f"seeds-{g}" for g in (second.generation, third.generation)]
         + [f"seeds--catalog-{g}" for g in (second.generation, third.generation)]

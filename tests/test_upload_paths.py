@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 import app
-from core.settings import Settings
 from tests.conftest import SEEDS
 from tests.test_app import serve
 from tests.test_exposure import PASSWORD, USER, files_under, log_in, multipart, request
 from ui import exposure
+from ui.settings import AppSettings
 
 pytestmark = pytest.mark.slow
 
@@ -84,7 +84,7 @@ def serve_app(root: Path, embeddings, monkeypatch: pytest.MonkeyPatch, **values:
     seeds, uploads = root / "seeds", root / "gradio-uploads"
     shutil.copytree(SEEDS, seeds)
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(uploads))  # read by Gradio's App when it is made
-    settings = Settings(_env_file=None, seeds_dir=seeds, data_dir=root / "data", **values)  # type: ignore[call-arg, arg-type]
+    settings = AppSettings(_env_file=None, seeds_dir=seeds, data_dir=root / "data", **values)  # type: ignore[call-arg, arg-type]
     asgi = app.create_app(Pipeline(settings, embeddings=embeddings))
     assert asgi.state.index_status.wait(180), asgi.state.index_status.message
     with serve(asgi) as port:

@@ -1,6 +1,6 @@
 """Making the app safe to reach from other machines: a log-in, trusted Host names, a bounded
 request size and bounded uploads. ``app.py`` wires it in; the settings are the ``QA_`` ones of the
-"serving the app" section of core/settings.py.
+ui/settings.py (AppSettings).
 
     QA_AUTH=alice:s3cret python app.py --host 0.0.0.0        # log-in required on every page and API
     QA_AUTH_FILE=users.txt QA_TRUSTED_HOSTS=qa.example.org python app.py --host 0.0.0.0
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from gradio.routes import App as GradioApp
 
-    from core.settings import Settings
+    from ui.settings import AppSettings
 
 log = logging.getLogger("app.exposure")
 
@@ -118,7 +118,7 @@ def _pair(entry: str, where: str) -> tuple[str, str]:
     return user, password
 
 
-def load_credentials(settings: Settings) -> Credentials:
+def load_credentials(settings: AppSettings) -> Credentials:
     """The log-ins of ``QA_AUTH`` and ``QA_AUTH_FILE`` together; ``[]`` when neither is set."""
     pairs = parse_auth(settings.auth.get_secret_value()) if settings.auth is not None else []
     if settings.auth_file is not None:
@@ -131,7 +131,7 @@ def load_credentials(settings: Settings) -> Credentials:
     return pairs
 
 
-def gradio_options(settings: Settings) -> dict[str, Any]:
+def gradio_options(settings: AppSettings) -> dict[str, Any]:
     """The keyword arguments of ``gr.mount_gradio_app`` that this module decides: the log-in (none
     when no credentials are set) and the largest file Gradio takes, ``QA_MAX_UPLOAD_BYTES``."""
     credentials = load_credentials(settings)
@@ -164,7 +164,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_bind(host: str, settings: Settings) -> None:
+def check_bind(host: str, settings: AppSettings) -> None:
     """Refuse to serve on a non-loopback ``host`` with no log-in, unless ``QA_ALLOW_UNAUTHENTICATED``."""
     if is_loopback(host) or load_credentials(settings):
         return
@@ -198,7 +198,7 @@ def host_name(header: str) -> str | None:
     return name or None
 
 
-def trusted_hosts(settings: Settings, bind_host: str) -> list[str]:
+def trusted_hosts(settings: AppSettings, bind_host: str) -> list[str]:
     """``QA_TRUSTED_HOSTS`` and the address the app is bound to (unless it is every interface)."""
     names = [name.strip().lower().removeprefix("[").removesuffix("]") for name in settings.trusted_hosts]
     bound = bind_host.strip().lower().removeprefix("[").removesuffix("]")
@@ -577,7 +577,7 @@ class UploadFolderBound:
         await self.app(scope, receive, send)
 
 
-def protect(app: FastAPI, settings: Settings, *, host: str, private: Sequence[str] = ()) -> None:
+def protect(app: FastAPI, settings: AppSettings, *, host: str, private: Sequence[str] = ()) -> None:
     """Add the checks to ``app`` (the FastAPI app with the Gradio page mounted). Outermost first:
     the Host check, the refusal of requests other sites send, the body bound (an upload's own), the
     routes of unused uploads refused, and ``private`` path prefixes behind Gradio's log-in when it

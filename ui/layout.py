@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import gradio as gr
 
-    from core.settings import Settings
+    from ui.settings import AppSettings
+    from ui.store import ChatStore
 
-from ui import conversations as convo  # conversations (ui/conversations.py)
+from ui import conversations as convo
 from ui.chat import Chat
 from ui.library import LIBRARY_CSS, Library, library_panel
 from ui.render import escape_html
@@ -119,12 +121,11 @@ def head() -> str:
     return f"<script>{PAGE_JS.read_text(encoding='utf-8')}</script>"
 
 
-def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
-    """The page: status line, chat, question box with its counter and Ask / Stop, examples and a
-    collapsed settings panel whose limits are shown (nothing is cut or clamped silently)."""
+def build_ui(chat: Chat, settings: AppSettings, store: ChatStore) -> gr.Blocks:
+    """The page: status line, chat, conversations sidebar (saved in ``store``), question box with
+    its counter and Ask / Stop, examples, a collapsed settings panel whose limits are shown (nothing
+    is cut or clamped silently) and the document library."""
     import gradio as gr
-
-    from core.settings import MAX_TOP_K
 
     # Files sent to the upload route and never added by the upload event are deleted after a while.
     expire = (UPLOAD_SWEEP_SECONDS, UPLOAD_EXPIRE_SECONDS)
@@ -134,162 +135,15 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
             "from the indexed articles, with every sentence cited."
         )
         status = gr.Markdown(chat.status.describe(), elem_id="index-status")
-        chatbot = gr.Chatbot(
-            label="Chat",
-            show_label=False,
-            elem_id="chat",
-            height=520,
-            autoscroll=False,  # the page keeps the newest answer's start in view (ui/page.js)
-            latex_delimiters=[],
-            buttons=[],
-            feedback_options=("Like", "Dislike"),  # conversations: thumbs up/down, stored by convo.rate
-            placeholder="Ask a question, or pick an example below.",
-        )
-        turns = gr.State([])
-
-        # --- conversations (ui/conversations.py): saved chats in a sidebar, feedback, copy, regenerate
-        from ui.store import ChatStore
-
-        store = ChatStore(settings.resolved_chat_db)  # one that cannot be used says why in store.notice
+        page = _Page(chatbot=_chatbot(), turns=gr.State([]))
+        sidebar = _sidebar(store)
+        page.question, page.ask, page.stop, page.examples = _question_box(settings)
+        page.top_k, page.answerer, page.show_passages = _options(chat, settings)
+        library_panel(Library(chat.pipeline, chat.status, settings.max_upload_bytes), ui)
         conversations = convo.Conversations(chat, store)
-        current = gr.State("")  # the open conversation's id; a State, so that the /chat API keeps its inputs
-        remembered = gr.BrowserState(
-            "", storage_key=convo.STORAGE_KEY, secret=convo.STORAGE_SECRET
-        )  # for reloads
-        feedback_id = gr.State(None)
-        with gr.Row(visible=False, elem_id="feedback-comment") as comment_row:
-            comment = gr.Textbox(
-                show_label=True, label="Comment (optional)", scale=8, elem_id="feedback-text"
-            )
-            send_comment = gr.Button("Send", scale=1, elem_id="feedback-send")
-        gr.HTML("", js_on_load=convo.COPY_JS, elem_id="qa-copy-js", container=False)
-        with gr.Sidebar(label="Conversations", open=True, elem_id="conversations-panel"):
-            new_conversation = gr.Button("New conversation", variant="primary", elem_id="new-conversation")
-            conversation_list = gr.Radio(choices=[], label="Conversations", elem_id="conversations")
-            notice = gr.Markdown(
-                escape_html(store.notice), visible=bool(store.notice), elem_id="conversations-notice"
-            )  # why the conversations are not saved as usual (a read-only folder, a damaged file)
-            title = gr.Textbox(label="Title", elem_id="conversation-title")
-            with gr.Row():
-                rename = gr.Button("Rename", size="sm", elem_id="rename-conversation")
-                delete = gr.Button("Delete", size="sm", variant="stop", elem_id="delete-conversation")
-        # --- end of conversations
-        with gr.Row():
-            question = gr.Textbox(
-                placeholder="Ask about the articles…",
-                show_label=False,
-                scale=8,
-                elem_id="question",
-                autofocus=True,
-            )
-            ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
-            stop = gr.Button("Stop", variant="stop", scale=1, elem_id="stop", visible=False)
-        limit_chars = settings.max_question_chars
-        gr.HTML(
-            f'<div id="qa-count" data-limit="{limit_chars}" aria-live="polite">0 / {limit_chars:,}</div>',
-            elem_id="qa-count-box",
-        )
-        examples = gr.Dataset(
-            components=[question], samples=[[q] for q in EXAMPLES], label="Examples", elem_id="examples"
-        )
-        with gr.Accordion("Settings", open=False, elem_id="settings"):
-            top_k = gr.Slider(
-                1,
-                MAX_TOP_K,
-                value=settings.top_k,
-                step=1,
-                label="Passages to retrieve (top_k)",
-                info=f"1 to {MAX_TOP_K}; the answer quotes at most {settings.max_answer_sentences} sentences",
-            )
-            names = chat.pipeline.answerer_names  # the default first; "llm" when the extra is installed
-            answerer = gr.Dropdown(
-                names,
-                value=settings.answerer if settings.answerer in names else names[0],
-                label="Answerer",
-                info=". ".join(f"{n}: {ANSWERER_HELP[n]}" for n in names if n in ANSWERER_HELP) + ".",
-                elem_id="answerer",
-                visible=len(names) > 1,  # one choice is no choice: said below instead
-            )
-            if len(names) == 1:
-                gr.Markdown(
-                    f"Answerer: **{names[0]}** ({ANSWERER_HELP.get(names[0], '')}). LLM answers need the "
-                    "`llm` extra (README, LLM answers).",
-                    elem_id="answerer-note",
-                )
-            show_passages = gr.Checkbox(label="Show the retrieved passages with their scores", value=False)
-
-        # --- the document library (ui/library.py): the indexed documents, uploads, removal
-        library_panel(Library(chat.pipeline, chat.status), ui)
-        # --- end of the document library
-
-        inputs = [
-            question,
-            chatbot,
-            turns,
-            top_k,
-            answerer,
-            show_passages,
-            current,
-        ]  # conversations: + current
-        outputs = [chatbot, turns, question, current]  # conversations: + current
-        limit = settings.concurrency  # no lock around answering: sessions wait only when more than this ask
-
-        def busy() -> tuple[Any, Any]:
-            return gr.Button(visible=False), gr.Button(visible=True)
-
-        def idle() -> tuple[Any, Any]:
-            return gr.Button(visible=True), gr.Button(visible=False)
-
-        respond: dict[str, Any] = dict(
-            fn=conversations.respond,
-            inputs=inputs,
-            outputs=outputs,
-            concurrency_limit=limit,
-            trigger_mode="always_last",  # a question sent while one streams runs after it, not never
-        )
-        remember: dict[str, Any] = dict(  # conversations: the sidebar and the browser follow the answer
-            fn=conversations.remember,
-            inputs=current,
-            outputs=[remembered, conversation_list],
-            api_visibility="private",
-        )
-        swap: dict[str, Any] = dict(outputs=[ask, stop], queue=False, api_visibility="private")
-        answering = [  # Ask becomes Stop, the answer streams, Stop becomes Ask again
-            question.submit(busy, **swap).then(**respond, api_name="chat", api_visibility="undocumented"),
-            ask.click(busy, **swap).then(**respond, api_visibility="private"),
-            examples.click(lambda sample: sample[0], examples, question, api_visibility="private")
-            .then(busy, **swap)
-            .then(**respond, api_visibility="private"),
-        ]
-        for event in answering:
-            event.then(**remember).then(idle, **swap)
-        stop.click(
-            chat.stopped, chatbot, chatbot, cancels=answering, queue=False, api_visibility="private"
-        ).then(idle, **swap)
-        # --- conversations (ui/conversations.py): the events
-        opened = [chatbot, turns, current, remembered, conversation_list, title]
-        chatbot.clear(conversations.new, None, opened, api_visibility="private")  # the Chatbot's bin button
-        private: dict[str, Any] = dict(api_visibility="private")
-        ui.load(conversations.open, remembered, opened, **private)  # a reload reopens the conversation
-        ui.load(conversations.notice, None, notice, **private)  # and says what was found since
-        new_conversation.click(conversations.new, None, opened, **private)
-        conversation_list.input(conversations.open, conversation_list, opened, **private)
-        rename.click(conversations.rename, [current, title], conversation_list, **private)
-        title.submit(conversations.rename, [current, title], conversation_list, **private)
-        delete.click(conversations.delete, current, opened, **private)
-        regenerate_inputs = [chatbot, top_k, answerer, show_passages, current]
-        chatbot.retry(
-            conversations.regenerate, regenerate_inputs, outputs, concurrency_limit=limit, **private
-        ).then(**remember)
-        chatbot.like(conversations.like_handler(), current, [feedback_id, comment_row, comment], **private)
-        send_comment.click(
-            conversations.comment, [feedback_id, comment], [feedback_id, comment_row, comment], **private
-        )
-        comment.submit(
-            conversations.comment, [feedback_id, comment], [feedback_id, comment_row, comment], **private
-        )
-        # --- end of conversations
-        gr.api(chat.ask, api_name="ask", concurrency_limit=limit)
+        _wire_answering(page, sidebar, conversations, chat, settings.concurrency)
+        _wire_conversations(ui, page, sidebar, conversations, settings.concurrency)
+        gr.api(chat.ask, api_name="ask", concurrency_limit=settings.concurrency)
 
         timer = gr.Timer(1.0)
         update = _status_update(chat.status)
@@ -299,6 +153,217 @@ def build_ui(chat: Chat, settings: Settings) -> gr.Blocks:
 
     plain_input_errors(ui)  # a bad value sent to an event is named in plain words, never Gradio's
     return ui
+
+
+@dataclass
+class _Page:
+    """The components the answering events read and write."""
+
+    chatbot: Any
+    turns: Any  # the exchanges so far, as the pipeline's history
+    question: Any = None
+    ask: Any = None
+    stop: Any = None
+    examples: Any = None
+    top_k: Any = None
+    answerer: Any = None
+    show_passages: Any = None
+
+
+@dataclass
+class _Sidebar:
+    """The conversations sidebar (ui/conversations.py), and the state it keeps for the page."""
+
+    current: Any  # the open conversation's id; a State, so that the /chat API keeps its inputs
+    remembered: Any  # the open conversation's id in the browser, for reloads
+    feedback_id: Any
+    comment_row: Any
+    comment: Any
+    send_comment: Any
+    new: Any
+    listed: Any
+    notice: Any
+    title: Any
+    rename: Any
+    delete: Any
+
+
+def _chatbot() -> Any:
+    import gradio as gr
+
+    return gr.Chatbot(
+        label="Chat",
+        show_label=False,
+        elem_id="chat",
+        height=520,
+        autoscroll=False,  # the page keeps the newest answer's start in view (ui/page.js)
+        latex_delimiters=[],
+        buttons=[],
+        feedback_options=("Like", "Dislike"),  # thumbs up/down, stored by Conversations.rate
+        placeholder="Ask a question, or pick an example below.",
+    )
+
+
+def _sidebar(store: ChatStore) -> _Sidebar:
+    """Saved conversations in a sidebar, and the comment box a rating opens under the chat."""
+    import gradio as gr
+
+    current = gr.State("")
+    remembered = gr.BrowserState("", storage_key=convo.STORAGE_KEY, secret=convo.STORAGE_SECRET)
+    feedback_id = gr.State(None)
+    with gr.Row(visible=False, elem_id="feedback-comment") as comment_row:
+        comment = gr.Textbox(show_label=True, label="Comment (optional)", scale=8, elem_id="feedback-text")
+        send_comment = gr.Button("Send", scale=1, elem_id="feedback-send")
+    gr.HTML("", js_on_load=convo.COPY_JS, elem_id="qa-copy-js", container=False)
+    with gr.Sidebar(label="Conversations", open=True, elem_id="conversations-panel"):
+        new = gr.Button("New conversation", variant="primary", elem_id="new-conversation")
+        listed = gr.Radio(choices=[], label="Conversations", elem_id="conversations")
+        notice = gr.Markdown(
+            escape_html(store.notice), visible=bool(store.notice), elem_id="conversations-notice"
+        )  # why the conversations are not saved as usual (a read-only folder, a damaged file)
+        title = gr.Textbox(label="Title", elem_id="conversation-title")
+        with gr.Row():
+            rename = gr.Button("Rename", size="sm", elem_id="rename-conversation")
+            delete = gr.Button("Delete", size="sm", variant="stop", elem_id="delete-conversation")
+    return _Sidebar(
+        current, remembered, feedback_id, comment_row, comment, send_comment, new, listed, notice, title,
+        rename, delete,
+    )  # fmt: skip
+
+
+def _question_box(settings: AppSettings) -> tuple[Any, Any, Any, Any]:
+    """The question box, Ask and Stop, the character counter under it and the examples."""
+    import gradio as gr
+
+    with gr.Row():
+        question = gr.Textbox(
+            placeholder="Ask about the articles…",
+            show_label=False,
+            scale=8,
+            elem_id="question",
+            autofocus=True,
+        )
+        ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+        stop = gr.Button("Stop", variant="stop", scale=1, elem_id="stop", visible=False)
+    limit_chars = settings.max_question_chars
+    gr.HTML(
+        f'<div id="qa-count" data-limit="{limit_chars}" aria-live="polite">0 / {limit_chars:,}</div>',
+        elem_id="qa-count-box",
+    )
+    examples = gr.Dataset(
+        components=[question], samples=[[q] for q in EXAMPLES], label="Examples", elem_id="examples"
+    )
+    return question, ask, stop, examples
+
+
+def _options(chat: Chat, settings: AppSettings) -> tuple[Any, Any, Any]:
+    """The collapsed settings panel: passages to retrieve, the answerer, the passages shown."""
+    import gradio as gr
+
+    from core.settings import MAX_TOP_K
+
+    with gr.Accordion("Settings", open=False, elem_id="settings"):
+        top_k = gr.Slider(
+            1,
+            MAX_TOP_K,
+            value=settings.top_k,
+            step=1,
+            label="Passages to retrieve (top_k)",
+            info=f"1 to {MAX_TOP_K}; the answer quotes at most {settings.max_answer_sentences} sentences",
+        )
+        names = chat.pipeline.answerer_names  # the default first; "llm" when the extra is installed
+        answerer = gr.Dropdown(
+            names,
+            value=settings.answerer if settings.answerer in names else names[0],
+            label="Answerer",
+            info=". ".join(f"{n}: {ANSWERER_HELP[n]}" for n in names if n in ANSWERER_HELP) + ".",
+            elem_id="answerer",
+            visible=len(names) > 1,  # one choice is no choice: said below instead
+        )
+        if len(names) == 1:
+            gr.Markdown(
+                f"Answerer: **{names[0]}** ({ANSWERER_HELP.get(names[0], '')}). LLM answers need the "
+                "`llm` extra (README, LLM answers).",
+                elem_id="answerer-note",
+            )
+        show_passages = gr.Checkbox(label="Show the retrieved passages with their scores", value=False)
+    return top_k, answerer, show_passages
+
+
+def _wire_answering(
+    page: _Page, sidebar: _Sidebar, conversations: convo.Conversations, chat: Chat, limit: int
+) -> None:
+    """Ask, Enter or an example: Ask becomes Stop, the answer streams into the open conversation,
+    Stop becomes Ask again. No lock around answering: sessions wait only when more than ``limit`` ask."""
+    import gradio as gr
+
+    inputs = [page.question, page.chatbot, page.turns, page.top_k, page.answerer, page.show_passages]
+    respond: dict[str, Any] = dict(
+        fn=conversations.respond,
+        inputs=[*inputs, sidebar.current],
+        outputs=[page.chatbot, page.turns, page.question, sidebar.current],
+        concurrency_limit=limit,
+        trigger_mode="always_last",  # a question sent while one streams runs after it, not never
+    )
+    swap: dict[str, Any] = dict(outputs=[page.ask, page.stop], queue=False, api_visibility="private")
+
+    def busy() -> tuple[Any, Any]:
+        return gr.Button(visible=False), gr.Button(visible=True)
+
+    def idle() -> tuple[Any, Any]:
+        return gr.Button(visible=True), gr.Button(visible=False)
+
+    answering = [
+        page.question.submit(busy, **swap).then(**respond, api_name="chat", api_visibility="undocumented"),
+        page.ask.click(busy, **swap).then(**respond, api_visibility="private"),
+        page.examples.click(lambda sample: sample[0], page.examples, page.question, api_visibility="private")
+        .then(busy, **swap)
+        .then(**respond, api_visibility="private"),
+    ]
+    for event in answering:  # the sidebar and the browser follow the answer
+        event.then(**_remember(sidebar, conversations)).then(idle, **swap)
+    page.stop.click(
+        chat.stopped, page.chatbot, page.chatbot, cancels=answering, queue=False, api_visibility="private"
+    ).then(idle, **swap)
+
+
+def _remember(sidebar: _Sidebar, conversations: convo.Conversations) -> dict[str, Any]:
+    """The event that, after an answer, lists the conversation and remembers it in the browser."""
+    return dict(
+        fn=conversations.remember,
+        inputs=sidebar.current,
+        outputs=[sidebar.remembered, sidebar.listed],
+        api_visibility="private",
+    )
+
+
+def _wire_conversations(
+    ui: gr.Blocks, page: _Page, sidebar: _Sidebar, conversations: convo.Conversations, limit: int
+) -> None:
+    """Open, start, rename and delete conversations; regenerate an answer; rate it and comment."""
+    private: dict[str, Any] = dict(api_visibility="private")
+    s = sidebar
+    opened = [page.chatbot, page.turns, s.current, s.remembered, s.listed, s.title]
+    page.chatbot.clear(conversations.new, None, opened, **private)  # the Chatbot's bin button
+    ui.load(conversations.open, s.remembered, opened, **private)  # a reload reopens the conversation
+    ui.load(conversations.notice, None, s.notice, **private)  # and says what was found since
+    s.new.click(conversations.new, None, opened, **private)
+    s.listed.input(conversations.open, s.listed, opened, **private)
+    s.rename.click(conversations.rename, [s.current, s.title], s.listed, **private)
+    s.title.submit(conversations.rename, [s.current, s.title], s.listed, **private)
+    s.delete.click(conversations.delete, s.current, opened, **private)
+    again = [page.chatbot, page.top_k, page.answerer, page.show_passages, s.current]
+    page.chatbot.retry(
+        conversations.regenerate,
+        again,
+        [page.chatbot, page.turns, page.question, s.current],
+        concurrency_limit=limit,
+        **private,
+    ).then(**_remember(sidebar, conversations))
+    rated = [s.feedback_id, s.comment_row, s.comment]
+    page.chatbot.like(conversations.like_handler(), s.current, rated, **private)
+    s.send_comment.click(conversations.comment, [s.feedback_id, s.comment], rated, **private)
+    s.comment.submit(conversations.comment, [s.feedback_id, s.comment], rated, **private)
 
 
 def _status_update(status: IndexStatus) -> Callable[[], tuple[str, Any]]:

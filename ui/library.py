@@ -31,6 +31,7 @@ from core.errors import QAError, SeedError, UploadError
 from index.convert import UPLOAD_SUFFIXES, is_upload, remove_upload, save_upload
 from ui.render import escape_html
 from ui.sent import sent_file
+from ui.settings import AppSettings
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -48,6 +49,7 @@ INDEXED, BEING_INDEXED, CHANGED, NOT_YET = (
     "changed since indexing",
     "not indexed yet",
 )
+UPLOAD_LIMIT: int = AppSettings.model_fields["max_upload_bytes"].default  # the largest file, by default
 WAITING_FOR_SPACE = "waiting for disk space: the disk is full"
 
 
@@ -69,6 +71,9 @@ class Library:
 
     pipeline: Pipeline
     status: IndexStatus
+    max_upload_bytes: int = (
+        UPLOAD_LIMIT  # the largest file taken (AppSettings.max_upload_bytes); 0: no uploads
+    )
     _hashes: dict[str, tuple[tuple[int, ...], str]] = field(default_factory=dict, repr=False)
     _failures: dict[str, tuple[tuple[int, ...], str | None]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -252,7 +257,7 @@ class Library:
 
     def add(self, name: str, data: bytes) -> str:
         """Store one upload as a seed (see :func:`index.convert.save_upload`); its source name."""
-        path = save_upload(self.seeds_dir, name, data, self.pipeline.settings.max_upload_bytes)
+        path = save_upload(self.seeds_dir, name, data, self.max_upload_bytes)
         return path.relative_to(self.seeds_dir).as_posix()
 
     # --- the page's handlers
@@ -338,12 +343,12 @@ def library_panel(library: Library, page: gr.Blocks) -> None:
     (when ``QA_MAX_UPLOAD_BYTES`` is above 0) and the remove control, wired to ``library``."""
     import gradio as gr
 
-    uploads = library.pipeline.settings.max_upload_bytes > 0
+    uploads = library.max_upload_bytes > 0
     with gr.Accordion("Documents", open=False, elem_id="library") as panel:
         table = gr.HTML("", elem_id="library-table")  # filled on load: nothing read while the page is made
         message = gr.HTML("", elem_id="library-message")
         if uploads:
-            megabytes = library.pipeline.settings.max_upload_bytes / 1_000_000
+            megabytes = library.max_upload_bytes / 1_000_000
             from ui.upload_box import upload_box
 
             box = upload_box(

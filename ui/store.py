@@ -1,4 +1,4 @@
-"""The chat's own records in one SQLite file (``Settings.resolved_chat_db``, by default
+"""The chat's own records in one SQLite file (``AppSettings.resolved_chat_db``, by default
 ``data/app.sqlite3``): conversations, their messages, and the feedback given on answers.
 
     python -m ui.store export-feedback out.jsonl     # one JSON line per rating, for the evaluation
@@ -180,9 +180,9 @@ class ChatStore:
             if conn is not None:
                 conn.close()
         if found != "ok":
-            error = sqlite3.DatabaseError(f"database disk image is malformed ({found})")
-            error.sqlite_errorcode = sqlite3.SQLITE_CORRUPT  # type: ignore[attr-defined]
-            raise error
+            damaged = sqlite3.DatabaseError(f"database disk image is malformed ({found})")
+            damaged.sqlite_errorcode = sqlite3.SQLITE_CORRUPT
+            raise damaged
 
     def _set_aside(self, error: sqlite3.DatabaseError) -> None:
         """Move the damaged file (and its -wal and -shm) aside and start an empty one, saying so."""
@@ -514,9 +514,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     if args.db is None:
-        from core.settings import Settings
+        from ui.settings import AppSettings
 
-        args.db = Settings.load().resolved_chat_db
+        args.db = AppSettings.load().resolved_chat_db
     if not args.db.exists():
         raise SystemExit(f"error: {args.db} does not exist: nothing has been rated yet (or pass --db)")
     count = ChatStore(args.db).export_feedback(args.target)

@@ -114,7 +114,7 @@ def _judge(args: argparse.Namespace, command: str) -> int:
         pairs = [p for p in pairs if p.split == args.split]
         if not pairs:
             raise EvalDataError(f"{args.pairs} has no pair with split {args.split!r}")
-    judge = make_judge(args.judge, settings, Pipeline(settings).embed)
+    judge = make_judge(args.judge, settings, Pipeline(settings).index.embed)
     report = judge_check.validate(judge, pairs)
     written = judge_check.write(Path(args.out), report, command, Path(args.pairs))
     for name, result in [*report["splits"].items(), ("all", report["overall"])]:

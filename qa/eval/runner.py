@@ -215,7 +215,7 @@ def run(
     embeddings = embeddings or embedder(base)
     model_id = embedding_record(base).id
     # The judge gets its own embedding cache, so judging never speeds up a configuration's answers.
-    judge = make_judge(judge_name, base, Pipeline(base, embeddings=embeddings).embed)
+    judge = make_judge(judge_name, base, Pipeline(base, embeddings=embeddings).index.embed)
     rows: list[dict[str, Any]] = []
     recorded = []
     for config in configurations:
