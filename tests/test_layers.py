@@ -126,3 +126,17 @@ def test_the_walk_sees_imports_at_both_levels(tmp_path: Path) -> None:
         "qa.x",
         "index.build",
     }
+
+
+def test_every_package_of_a_stage_is_installed() -> None:
+    """pyproject.toml lists every package folder (an install without ``qa.extractive`` would leave
+    the default answerer out)."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for stage in STAGES[:-1]
+        for init in (ROOT / stage).rglob("__init__.py")
+    }
+    assert found <= listed, sorted(found - listed)
