@@ -117,7 +117,7 @@ def bench_seeds(repeat: int) -> None:
     def forget(question: str, history: list) -> None:  # type: ignore[type-arg]
         """Every timed question is new to the process: its embedding is computed, not cached."""
         for text in (question, resolve(question, history).query):
-            pipeline._cache._items.pop(text, None)
+            pipeline.index.embedder.cache._items.pop(text, None)
 
     served = pipeline.index.served()
     chain = served.store.as_retriever(search_kwargs={"k": 4}) | RunnableLambda(
@@ -277,7 +277,7 @@ def probe(seeds: Path, index_dir: Path) -> None:
     times = []
     for _ in range(3):
         for question, history in asked:
-            pipeline._cache._items.pop(question, None)  # every timed question is new to the process
+            pipeline.index.embedder.cache._items.pop(question, None)  # every timed question is new to the process
             t = time.perf_counter()
             pipeline.ask(question, history)
             times.append(time.perf_counter() - t)

@@ -658,9 +658,12 @@ def test_api_returns_the_verification_fields(scripted) -> None:
 
 def test_answerer_menu_lists_what_the_pipeline_can_use(scripted) -> None:
     from qa import registry
+    from ui.settings import AppSettings
+    from ui.store import ChatStore
 
     chat, _ = scripted
-    ui = build_ui(chat, chat.pipeline.settings)
+    settings = AppSettings.of(chat.pipeline.settings)
+    ui = build_ui(chat, settings, ChatStore(settings.resolved_chat_db))
     menu = next(b for b in ui.blocks.values() if getattr(b, "elem_id", None) == "answerer")
     choices = [value for _, value in menu.choices]
     assert choices == chat.pipeline.answerer_names and choices[:1] == ["extractive"]

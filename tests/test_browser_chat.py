@@ -13,6 +13,7 @@ and verification), pausing between pieces, so that there is time to type and to 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,20 +34,30 @@ PAUSE = 1.5  # seconds between the slow answerer's pieces
 
 
 class Slow:
-    """The extractive answerer, pausing before each piece it yields."""
+    """The extractive answerer, pausing before each piece it yields; its last piece also waits for
+    ``released`` (set unless a test holds the answer back), so that a test can type and act while
+    the answer is still being written, whatever the machine's speed."""
 
     def __init__(self) -> None:
         self._extractive = ExtractiveAnswerer()
+        self.released = threading.Event()
+        self.released.set()
 
     def stream(self, resolved: Any, passages: Any, library: Any) -> Iterator[Any]:
-        for item in self._extractive.stream(resolved, passages, library):
+        items = list(self._extractive.stream(resolved, passages, library))
+        for number, item in enumerate(items, start=1):
             time.sleep(PAUSE)
+            if number == len(items):
+                self.released.wait(timeout=60)
             yield item
+
+
+SLOW = Slow()
 
 
 @pytest.fixture(scope="module")
 def chat_url(seeds_settings, embeddings) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    pipeline = Pipeline(seeds_settings, embeddings=embeddings, answerers={"slow": Slow()})
+    pipeline = Pipeline(seeds_settings, embeddings=embeddings, answerers={"slow": SLOW})
     asgi = app.create_app(pipeline)
     assert asgi.state.index_status.wait(120), asgi.state.index_status.message
     with serve(asgi) as port:
@@ -79,6 +90,7 @@ def test_typing_while_an_answer_streams_stays_and_a_sent_question_waits_its_turn
     choose_slow(page)
     box = page.locator("#question textarea")
     box.fill(QUESTION)
+    SLOW.released.clear()  # the first answer is held back until the second question is sent
     box.press("Enter")
     page.locator("#stop").wait_for(state="visible")
     page.wait_for_function("() => document.querySelector('#question textarea').value === ''")  # emptied once
@@ -89,6 +101,7 @@ def test_typing_while_an_answer_streams_stays_and_a_sent_question_waits_its_turn
     assert page.locator("#stop").is_visible()  # still being written
     box.press("Enter")  # while the first answer is still written: it waits its turn
     assert page.locator("#question.qa-queued").count() == 1
+    SLOW.released.set()
     first = wait_for_answer(page, 0)
     assert "Ukrainian intelligence" in first.inner_text()
     second = wait_for_answer(page, 1)  # sent by itself once the first was done
@@ -102,11 +115,13 @@ def test_stop_ends_the_answer_being_written(chat_url, browser) -> None:  # type:
     page = open_chat(browser, chat_url)
     choose_slow(page)
     page.locator("#question textarea").fill(QUESTION)
+    SLOW.released.clear()  # the answer cannot end before Stop is pressed
     page.locator("#question textarea").press("Enter")
     stop = page.locator("#stop")
     stop.wait_for(state="visible")
     page.wait_for_timeout(int(PAUSE * 1500))
     stop.click()
+    SLOW.released.set()
     page.locator("#chat").get_by_text("Stopped.").wait_for(timeout=10_000)
     page.locator("#ask").wait_for(state="visible")
     page.wait_for_timeout(int(PAUSE * 3000))  # nothing more arrives for the stopped answer

@@ -175,7 +175,7 @@ def test_a_seed_that_changed_and_cannot_be_read_is_left_out_of_answers(
     with alpha.open("ab") as file:
         file.write(b"\xff\xfe")
 
-    running.check_seeds()  # the watcher's look
+    running.index.check_seeds()  # the watcher's look
     fresh = Pipeline(settings, embeddings=embeddings)  # a process started since (`qa ask`)
     for pipeline in (running, fresh):
         answer = pipeline.ask(TRUCKS_QUESTION)
@@ -198,11 +198,15 @@ def test_a_seed_that_changed_and_cannot_be_read_is_left_out_of_answers(
     assert row.startswith("failed: alpha.txt: not valid UTF-8") and "left out of answers" in row
 
     alpha.write_text(ALPHA.replace("40", "41"), encoding="utf-8")  # fixed: indexed and cited again
-    running.check_seeds()
+    running.index.check_seeds()
     if not auto_build:
         build_index(settings, embeddings=embeddings)
     answer = running.ask(TRUCKS_QUESTION)
-    assert "41 trucks" in answer.text and running.stale_sources == [] and "alpha.txt" in running.sources()
+    assert (
+        "41 trucks" in answer.text
+        and running.index.stale_sources == []
+        and "alpha.txt" in running.index.sources()
+    )
     running.close()
     fresh.close()
 

@@ -114,13 +114,15 @@ def test_a_second_machine_serves_the_same_generations(chroma_server: int, tmp_pa
     b = Pipeline(machine("b"), embeddings=embeddings)
     answer = b.ask("Who reported 12,000 troops?")
     assert "Ukrainian intelligence" in answer.text and answer.index_generation == first.generation
-    assert b.document("001_8ecca554f728260b.txt").text == (seeds / "001_8ecca554f728260b.txt").read_text()
+    assert (
+        b.index.document("001_8ecca554f728260b.txt").text == (seeds / "001_8ecca554f728260b.txt").read_text()
+    )
 
     shutil.copy(SEEDS / "003_723e4cc2753bc6ea.txt", seeds)
     second = build_index(machine("a"), embeddings=embeddings)
     assert second.added == ["003_723e4cc2753bc6ea.txt"]
     time.sleep(1.1)  # b asks the server for the published generation at most once a second
-    assert "003_723e4cc2753bc6ea.txt" in b.sources()
+    assert "003_723e4cc2753bc6ea.txt" in b.index.sources()
     assert b.ask("Who reported 12,000 troops?").index_generation == second.generation
 
     third = build_index(machine("a"), embeddings=embeddings, rebuild=True)
