@@ -150,3 +150,22 @@ def test_every_judge_keeps_the_judge_contract(name: str) -> None:
     ]:
         score = judge.score(claim, passage)
         assert isinstance(score, float) and 0.0 <= score <= 1.0, (claim, score)
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_the_extractive_assessment_is_reused_when_the_answer_resumes_on_another_thread(question: str) -> None:
+    """Gradio runs each step of a streamed answer in its thread pool: the assessment asked for after
+    the stream is the draft's own even when another thread asks (a metadata answer's differs from
+    the one computed afresh from the passages)."""
+    import threading
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    library = FakeLibrary(settings)
+    answerer = ExtractiveAnswerer()
+    resolved = Resolved(question, question, False)
+    drafted: list[object] = []
+    worker = threading.Thread(target=lambda: drafted.append(answerer.draft(resolved, passages(), library)))
+    worker.start()
+    worker.join()
+    assessment = drafted[0].assessment  # type: ignore[attr-defined]
+    assert assessment is not None and answerer.assess(resolved, passages(), library) is assessment

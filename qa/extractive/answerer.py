@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterator
 
 from core.lexical import MONTHS, names, terms
@@ -40,6 +41,8 @@ from qa.extractive.question import (
 from qa.followup import Resolved
 from qa.schema import Passage
 
+DRAFTS_KEPT = 256  # drafts remembered for their assessment (questions answered at once, and more)
+
 
 class ExtractiveAnswerer:
     """Answers with the source sentences themselves; see the module docstring."""
@@ -47,9 +50,11 @@ class ExtractiveAnswerer:
     name = "extractive"
 
     def __init__(self) -> None:
-        # The draft each thread wrote last, so that assessing it (the pipeline's next step) reuses
-        # the assessment its abstention rested on: (inputs, the library, weakly, the draft).
-        self._last = threading.local()
+        # The drafts written last, so that assessing one (the pipeline's next step) reuses the
+        # assessment its abstention rested on. Keyed by what a draft depends on, not by thread: a
+        # streamed answer may resume on another thread (Gradio runs each step in its pool).
+        self._drafts: OrderedDict[tuple[object, ...], tuple[weakref.ref[Library], Draft]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def stream(self, question: Resolved, passages: list[Passage], library: Library) -> Iterator[Drafted]:
         """The answer sentence by sentence (it is chosen whole before the first is yielded)."""
@@ -58,20 +63,20 @@ class ExtractiveAnswerer:
     def draft(self, question: Resolved, passages: list[Passage], library: Library) -> Draft:
         """The answer, chosen whole, with the assessment it rests on (``Draft.assessment``)."""
         draft = self._draft(question, passages, library)
-        self._last.draft = (_inputs(question, passages), weakref.ref(library), draft)
+        with self._lock:
+            self._drafts[(*_inputs(question, passages), id(library))] = (weakref.ref(library), draft)
+            while len(self._drafts) > DRAFTS_KEPT:
+                self._drafts.popitem(last=False)
         return draft
 
     def assess(self, question: Resolved, passages: list[Passage], library: Library) -> Assessment:
-        """How likely the answer to ``question`` from ``passages`` is to be right: for the answer this
-        answerer drafted last in this thread, the assessment it rested on; for another answerer's,
-        the answerability model's view of the passages."""
-        last = getattr(self._last, "draft", None)
-        self._last.draft = None
-        drafted = (
-            last[2] if last and last[0] == _inputs(question, passages) and last[1]() is library else None
-        )
-        if drafted is not None and drafted.assessment is not None:  # None: it drafted from no passage
-            return drafted.assessment
+        """How likely the answer to ``question`` from ``passages`` is to be right: for an answer this
+        answerer drafted, the assessment it rested on; for another answerer's, the answerability
+        model's view of the passages."""
+        with self._lock:
+            kept = self._drafts.get((*_inputs(question, passages), id(library)))
+        if kept is not None and kept[0]() is library and kept[1].assessment is not None:
+            return kept[1].assessment  # None: it drafted from no passage
         return assess(question, self.candidates(question, passages, library), passages, library)
 
     def _draft(self, question: Resolved, passages: list[Passage], library: Library) -> Draft:
