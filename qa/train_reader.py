@@ -105,6 +105,20 @@ def pair_text(row: dict[str, Any]) -> tuple[str, str]:
     return row["question"], f"{row['sentence']} [SEP] {row['context']}" if row["context"] else row["sentence"]
 
 
+def encode(tokenizer: Any, rows: list[dict[str, Any]]) -> Any:
+    """The pairs of ``rows`` as the model's input tensors (:func:`pair_text`, padded, the sentence
+    side cut to ``MAX_LENGTH`` tokens)."""
+    texts = [pair_text(r) for r in rows]
+    return tokenizer(
+        [q for q, _ in texts],
+        [b for _, b in texts],
+        truncation="only_second",
+        max_length=MAX_LENGTH,
+        padding=True,
+        return_tensors="pt",
+    )
+
+
 def fit(args: argparse.Namespace) -> int:
     """Fine-tune the cross-encoder on ``args.pairs``; resumes from ``args.out/checkpoint``."""
     import torch
@@ -147,14 +161,7 @@ def fit(args: argparse.Namespace) -> int:
     while step < total:
         at = (step * args.batch) % len(order)
         batch = [train[order[(at + i) % len(order)]] for i in range(args.batch)]
-        encoded = tokenizer(
-            [pair_text(r)[0] for r in batch],
-            [pair_text(r)[1] for r in batch],
-            truncation="only_second",
-            max_length=MAX_LENGTH,
-            padding=True,
-            return_tensors="pt",
-        )
+        encoded = encode(tokenizer, batch)
         labels = torch.tensor([float(r["label"]) for r in batch])
         for group in optimiser.param_groups:
             group["lr"] = lr_at(step)
@@ -194,15 +201,7 @@ def validate(model: Any, tokenizer: Any, rows: list[dict[str, Any]]) -> dict[str
     with torch.no_grad():
         for i in range(0, len(rows), 64):
             chunk = rows[i : i + 64]
-            encoded = tokenizer(
-                [pair_text(r)[0] for r in chunk],
-                [pair_text(r)[1] for r in chunk],
-                truncation="only_second",
-                max_length=MAX_LENGTH,
-                padding=True,
-                return_tensors="pt",
-            )
-            scores += torch.sigmoid(model(**encoded).logits.squeeze(-1)).tolist()
+            scores += torch.sigmoid(model(**encode(tokenizer, chunk)).logits.squeeze(-1)).tolist()
     by_question: dict[str, list[tuple[float, int]]] = {}
     for row, score in zip(rows, scores, strict=True):
         by_question.setdefault(row["id"], []).append((score, row["label"]))
