@@ -18,6 +18,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The answerability model shipped with the package (``python -m qa.train`` writes it).
 PACKAGED_ANSWERABILITY_MODEL = PROJECT_ROOT / "qa" / "models" / "answerability.json"
+# The previous default's model, trained without the reader's features (``QA_READER=false``).
+PACKAGED_NOREADER_MODEL = PROJECT_ROOT / "qa" / "models" / "answerability-noreader.json"
+# The reader (a cross-encoder, int8 ONNX) shipped with the package (``python -m qa.train_reader``).
+PACKAGED_READER_MODEL = PROJECT_ROOT / "qa" / "models" / "reader"
 
 MAX_TOP_K = 50  # passages one question may ask for (a request's top_k has the same bound)
 
@@ -121,6 +125,19 @@ class Settings(BaseSettings):
         default=None,
         description="The learned answerability model (JSON, made by `python -m qa.train`); "
         "default: qa/models/answerability.json",
+    )
+    reader: bool = Field(
+        default=False,
+        description="Re-rank the candidate sentences with the reader, a model that reads the question "
+        "and each sentence together, and base the confidence on it (off: the previous default)",
+    )
+    reader_model: Path | None = Field(
+        default=None,
+        description="The reader's folder (made by `python -m qa.train_reader export`); "
+        "default: qa/models/reader",
+    )
+    reader_candidates: int = Field(
+        default=8, ge=1, le=50, description="Best-scored sentences the reader reads for each question"
     )
     calibration: str = Field(
         default="seeds",
@@ -228,7 +245,11 @@ class Settings(BaseSettings):
     def resolved_answerability_model(self) -> Path:
         if self.answerability_model is not None:
             return self.answerability_model
-        return PACKAGED_ANSWERABILITY_MODEL
+        return PACKAGED_ANSWERABILITY_MODEL if self.reader else PACKAGED_NOREADER_MODEL
+
+    @property
+    def resolved_reader_model(self) -> Path:
+        return self.reader_model if self.reader_model is not None else PACKAGED_READER_MODEL
 
     @property
     def resolved_models_dir(self) -> Path:

@@ -35,6 +35,7 @@ from core.lexical import NEGATION, fold, names, numbers, terms
 from core.settings import PACKAGED_ANSWERABILITY_MODEL
 from qa.answer import Assessment
 from qa.extractive.candidates import WEIGHTS
+from qa.reader import probability
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -193,7 +194,16 @@ def features(
     wanted = names(question.question, sentence_initial=False) | numbers(question.question)
     folded = fold(passage_text).replace(",", "")
     absent = [w for w in wanted if w.replace(",", "") not in folded]
-    return {
+    read = [c.reader for c in candidates if c.reader is not None]
+    reader = {}
+    if read:  # the reader's view: how likely its best sentence answers, and how far ahead of the next
+        ranked = sorted(read, reverse=True)
+        reader = {
+            "reader": probability(ranked[0]),
+            "reader_logit": max(-10.0, min(10.0, ranked[0])) / 10,
+            "reader_margin": probability(ranked[0]) - probability(ranked[1]) if len(ranked) > 1 else 1.0,
+        }
+    return reader | {
         "cosine": best.cosine if best else 0.0,
         "coverage": best.coverage if best else 0.0,
         "score": best.confidence if best else 0.0,

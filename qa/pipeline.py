@@ -69,7 +69,6 @@ class Pipeline:
         self._judges: dict[str, SupportJudge] = dict(judges or {})
         self.models = registry.Models(self.settings, self.index.embed)
         self._lock = threading.RLock()
-        self._assessor: Assessor = ExtractiveAnswerer()  # assesses answers whose answerer does not
 
     def load(self) -> None:
         """Open (or build) the index and warm it up: see :meth:`qa.keeper.IndexKeeper.load`."""
@@ -100,6 +99,12 @@ class Pipeline:
             if name not in self._answerers:
                 self._answerers[name] = registry.make_answerer(name, self.settings, self.models)
             return self._answerers[name]
+
+    def _assessor(self) -> Assessor:
+        """Who assesses the answers of an answerer that does not assess its own: the extractive
+        answerer (with the reader, where the settings use it)."""
+        made = self.answerer(FALLBACK)
+        return made if isinstance(made, Assessor) else ExtractiveAnswerer()
 
     @property
     def answerer_names(self) -> list[str]:
@@ -302,5 +307,5 @@ class Pipeline:
             elif isinstance(item, Refusal):
                 builder.refuse(item.reason)
                 break
-        assessor = answerer if isinstance(answerer, Assessor) else self._assessor
+        assessor = answerer if isinstance(answerer, Assessor) else self._assessor()
         builder.assessment = assessor.assess(resolved, passages, builder.library)

@@ -19,9 +19,12 @@ from core.errors import InvalidOptionError, LLMUnavailableError, UnknownJudgeErr
 from core.settings import Settings
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from qa.answer import Answerer
     from qa.generative import LLMRewriter
     from qa.llm import LLM
+    from qa.reader import Reader
     from qa.verify import Embed, SupportJudge
 
 
@@ -32,6 +35,7 @@ class Models:
     settings: Settings
     embed: Embed
     llms: dict[str, LLM] = field(default_factory=dict)
+    readers: dict[Path, Reader] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def llm(self, spec: str | None = None, role: str = "answer") -> LLM:
@@ -50,6 +54,16 @@ class Models:
                 self.llms[key] = make_llm(spec, self.settings)
             return self.llms[key]
 
+    def reader(self, model_dir: Path | None = None) -> Reader:
+        """The reader of ``model_dir`` (default ``Settings.reader_model``'s), loaded once."""
+        from qa.reader import load_reader
+
+        model_dir = model_dir or self.settings.resolved_reader_model
+        with self._lock:
+            if model_dir not in self.readers:
+                self.readers[model_dir] = load_reader(model_dir)
+            return self.readers[model_dir]
+
 
 AnswererFactory = Callable[[Settings, Models], "Answerer"]
 JudgeFactory = Callable[[Settings, Models], "SupportJudge"]
@@ -58,7 +72,8 @@ JudgeFactory = Callable[[Settings, Models], "SupportJudge"]
 def _extractive(settings: Settings, models: Models) -> Answerer:
     from qa.extractive.answerer import ExtractiveAnswerer
 
-    return ExtractiveAnswerer()
+    reader = models.reader(settings.resolved_reader_model) if settings.reader else None
+    return ExtractiveAnswerer(reader, settings.reader_candidates)
 
 
 def _llm_answerer(settings: Settings, models: Models) -> Answerer:

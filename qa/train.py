@@ -104,6 +104,7 @@ def collect(
                             c.coverage,
                             c.bonus,
                             c.rank,
+                            c.reader,
                         ]
                         for c in candidates[:MAX_CANDIDATES]
                     ],
@@ -128,7 +129,8 @@ def featurise(rows: list[dict[str, Any]], libraries: dict[str, Any]) -> None:
             continue
         question = Resolved(row["question"][0], row["question"][1], bool(row["question"][2]))
         candidates = [
-            Candidate(Span(c[0], c[1], c[2]), c[3], c[4], c[5], c[6], c[7]) for c in row["candidates"]
+            Candidate(Span(c[0], c[1], c[2]), c[3], c[4], c[5], c[6], c[7], c[8] if len(c) > 8 else None)
+            for c in row["candidates"]
         ]
         passages = [
             Passage(

@@ -48,9 +48,14 @@ def _no_models_in_fast_tests(request: pytest.FixtureRequest, monkeypatch: pytest
     def no_model() -> Path:
         raise AssertionError("a fast test looked for the embedding model: mark it slow")
 
+    def no_reader(*args: object) -> None:
+        raise AssertionError("a fast test loaded the reader model: pass a fake reader, or mark it slow")
+
     import core.settings
+    import qa.reader
 
     monkeypatch.setattr(core.settings, "packaged_model_dir", no_model)
+    monkeypatch.setattr(qa.reader, "load_reader", no_reader)
 
 
 DATA = Path(__file__).parent / "data"

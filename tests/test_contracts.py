@@ -80,8 +80,19 @@ def passages() -> list[Passage]:
     ]
 
 
+class FakeReader:
+    """:class:`qa.reader.Reader` by the share of the question's terms a sentence holds."""
+
+    name = "fake-reader"
+
+    def logits(self, question: str, candidates: list[tuple[str, str]]) -> list[float]:
+        asked = set(terms(question))
+        return [8 * len(asked & set(terms(s))) / (len(asked) or 1) - 4 for s, _ in candidates]
+
+
 def models(settings: Settings, library: FakeLibrary, reply: str) -> Models:
     made = Models(settings, embed=library.embed)
+    made.readers[settings.resolved_reader_model] = FakeReader()
     made.llms[settings.llm] = fake_llm(*[reply] * 4)  # the answerer's and, in-process, the judge's
     made.llms[f"{settings.llm}#judge"] = fake_llm(*["yes"] * 20)
     return made
@@ -127,6 +138,7 @@ def test_the_pipeline_assesses_every_answerers_answer(name: str, question: str) 
     answerer = make_answerer(name, settings, made)
     judge = make_judge("overlap", settings, made)
     pipeline = Pipeline(settings, answerers={name: answerer}, judge=judge)
+    pipeline.models.readers.update(made.readers)  # the extractive assessor reads with the fake reader
     resolved = Resolved(question, question, False)
     builder = AnswerBuilder(question, passages(), library, judge, answerer=name)
     list(pipeline._run(answerer, resolved, passages(), builder))

@@ -170,7 +170,7 @@ def test_the_llm_configuration_needs_an_llm(
     assert "Configuration 'llm' answers with an LLM, and QA_LLM='ollama' is not available here" in err
     assert main(["run", "--questions", str(SMALL), "--out", str(tmp_path), "--compare", "nope"]) == 2
     assert (
-        "known: default, dense, bm25, baseline, previous, torch\n" in capsys.readouterr().err
+        "known: default, dense, bm25, baseline, previous, score-rule, torch\n" in capsys.readouterr().err
     )  # llm not listed
 
 

@@ -230,3 +230,20 @@ def test_low_confidence_is_shown_by_the_cli(seeds_settings) -> None:  # type: ig
     answer = Answer(question="q", text="It was 3 [1].", confidence=0.2, unsure=True)
     shown = format_answer(answer)
     assert "Confidence 20%" in shown and "Not sure: the sources may not answer this" in shown
+
+
+def test_a_timeline_is_not_a_rival_estimate(pipeline: Pipeline) -> None:
+    # It was: "The sources give different figures: 10,000, 11,000, 1,500, 3,000 and 12,000", the
+    # 3,000 taken from "3,000 ... are being deployed ... and ... 10,000 more to be deployed".
+    answer = pipeline.ask("How many North Korean troops are in Russia?")
+    summary = next(s for s in answer.sentences if s.text.startswith("The sources give different"))
+    quotes = {c.n: c.quote for c in answer.citations}
+    assert not any("10,000 more to be deployed" in quotes[n] for n in summary.citations), answer.text
+    assert "(" in summary.text  # each figure says whose it is
+
+
+def test_a_rhetorical_question_in_an_article_is_not_an_answer(pipeline: Pipeline) -> None:
+    # It was: "Why exactly does it matter that North Korea is sending troops…?" at 54 %.
+    answer = pipeline.ask("Why is North Korea sending soldiers?")
+    assert not answer.refused
+    assert not any(s.text.rstrip(" ”’\"')").endswith("?") for s in answer.sentences), answer.text

@@ -1,11 +1,11 @@
 """The configurations an evaluation compares, and the systems that answer for them.
 
-Built in (``--compare default,dense,bm25,previous,baseline,llm``):
+Built in (``--compare default,dense,bm25,previous,score-rule,baseline,llm``):
 
 - ``default``: the project's settings as they stand (environment and ``.env`` included);
 - ``dense`` / ``bm25``: the same with ``retrieval_mode`` dense-only or BM25-only;
-- ``previous``: the same with the abstention rule the project had before the learned model
-  (``abstention="score"``), to compare against;
+- ``previous``: the previous default, without the reader (``reader=false``), to compare against;
+- ``score-rule``: the abstention rule the project had before the learned model (``abstention="score"``);
 - ``baseline``: the LangChain tutorial pipeline of :mod:`qa.eval.baseline`;
 - ``llm``: the same as ``default`` with the LLM answerer (``Settings.llm``'s backend), usable only
   when that backend is installed (the ``llm`` extra); asking for it otherwise is a
@@ -89,9 +89,14 @@ BUILTIN: dict[str, Configuration] = {
         ),
         Configuration(
             "previous",
-            "the project with the previous abstention rule: refuse when the best sentence scores below "
-            "0.30 or the question names something no article mentions",
-            {"abstention": "score"},
+            "the previous default: no reader; the confidence from hand-made similarity features",
+            {"reader": False},
+        ),
+        Configuration(
+            "score-rule",
+            "the rule before the learned confidence: refuse when the best sentence scores below 0.30 "
+            "or the question names something no article mentions",
+            {"abstention": "score", "reader": False},
         ),
         Configuration(
             "torch",

@@ -39,6 +39,7 @@ from qa.extractive.question import (
     values,
 )
 from qa.followup import Resolved
+from qa.reader import Reader, probability
 from qa.schema import Passage
 
 DRAFTS_KEPT = 256  # drafts remembered for their assessment (questions answered at once, and more)
@@ -49,7 +50,9 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self) -> None:
+    def __init__(self, reader: Reader | None = None, read: int = 8) -> None:
+        self.reader = reader  # re-ranks the best ``read`` candidates (None: the hand-set score alone)
+        self.read = read
         # The drafts written last, so that assessing one (the pipeline's next step) reuses the
         # assessment its abstention rested on. Keyed by what a draft depends on, not by thread: a
         # streamed answer may resume on another thread (Gradio runs each step in its pool).
@@ -100,6 +103,7 @@ class ExtractiveAnswerer:
             if (
                 other.span.source != best.span.source
                 and other.score >= WEIGHTS.second_source_ratio * best.score
+                and _read_as_answering(other, best)
             ):
                 chosen.append(other)
                 break
@@ -109,10 +113,21 @@ class ExtractiveAnswerer:
         return Draft([DraftSentence(c.text, [c.span]) for c in chosen], assessment=assessment)
 
     def candidates(self, question: Resolved, passages: list[Passage], library: Library) -> list[Candidate]:
-        """The sentences of the passages (and their neighbours) scored against the question, best first."""
-        candidates = self._score(question, self._sentences(passages, library), library)
+        """The sentences of the passages (and their neighbours) scored against the question, best
+        first: by the hand-set score, then the best ``read`` of them re-ranked by the reader."""
+        sentences = self._sentences(passages, library)
+        candidates = self._score(question, sentences, library)
         candidates.sort(key=lambda c: c.score, reverse=True)
-        return candidates
+        if self.reader is None or not candidates:
+            return candidates
+        previous = {span: before for span, _, before, _ in sentences}
+        top = candidates[: self.read]
+        asked = question.query if question.is_followup else question.question
+        logits = self.reader.logits(asked, [(c.text, previous[c.span]) for c in top])
+        for candidate, logit in zip(top, logits, strict=True):
+            candidate.reader = logit
+        top.sort(key=lambda c: c.reader if c.reader is not None else float("-inf"), reverse=True)
+        return top + candidates[self.read :]
 
     @staticmethod
     def _with_speaker(candidate: Candidate, known: set[str], library: Library) -> DraftSentence:
@@ -156,7 +171,12 @@ class ExtractiveAnswerer:
                 start, end = spans[i]
                 span = Span(passage.source, start, end)
                 sentence = text[start:end]
-                if span in seen or len(sentence.split()) < MIN_SENTENCE_WORDS or planted[i]:
+                if (
+                    span in seen
+                    or len(sentence.split()) < MIN_SENTENCE_WORDS
+                    or planted[i]
+                    or _asks(sentence)
+                ):
                     continue
                 seen.add(span)
                 previous = text[spans[i - 1][0] : spans[i - 1][1]] if i > 0 else ""
@@ -215,7 +235,13 @@ class ExtractiveAnswerer:
     def _conflict(
         candidates: list[Candidate], kind: str | None, focus: set[str], library: Library
     ) -> Draft | None:
-        """Quote each article's differing figure or date, and say that they differ."""
+        """Quote each article's differing figure or date, say that they differ and who says what.
+
+        Only sentences that answer the question compete: where the reader read them, those it reads
+        as answering it (a count of special forces, or a veto in March, answers another question);
+        and a sentence giving several figures or dates (a timeline, "3,000, then 10,000 more", or a
+        range) is not one rival estimate, so it does not compete unless it is the answer itself.
+        """
         if kind is None:
             return None
         best = candidates[0]
@@ -225,7 +251,12 @@ class ExtractiveAnswerer:
             close = candidate.score >= best.score - WEIGHTS.conflict_margin
             if not close and candidate.cosine < best.cosine - WEIGHTS.conflict_cosine_margin:
                 continue
+            if candidate is not best and not _answers_too(candidate, best):
+                continue
             found = values(candidate.text, kind, focus)
+            # Every figure (or date) the sentence gives, whatever it counts: several is a timeline.
+            if candidate is not best and len(values(candidate.text, kind)) > 1:
+                continue
             if found and not found <= covered:
                 picked.append((candidate, found))
                 covered |= found
@@ -235,14 +266,18 @@ class ExtractiveAnswerer:
             return None
         sentences = [DraftSentence(c.text, [c.span]) for c, _ in picked]
         listed: list[str] = []
+        said: list[str] = []
         spans: list[Span] = []
         for candidate, found in picked:
-            for value in sorted(found - set(listed), key=lambda v: candidate.text.find(v)):
-                listed.append(value)
+            new = [v for v in sorted(found, key=lambda v: candidate.text.find(v)) if v not in listed]
+            listed += new
+            if new:
+                who = _who_says(candidate.span.source, library)
+                shown = " and ".join(display_value(v) for v in new)
+                said.append(f"{shown} ({who})" if who else shown)
             spans.append(candidate.span)
         noun = "figures" if kind == "how_many" else "dates"
-        shown = [display_value(v) for v in listed]
-        summary = f"The sources give different {noun}: {', '.join(shown[:-1])} and {shown[-1]}."
+        summary = f"The sources give different {noun}: {', '.join(said[:-1])} and {said[-1]}."
         sentences.append(DraftSentence(summary, spans))
         return Draft(sentences)
 
@@ -289,6 +324,32 @@ class ExtractiveAnswerer:
 def _inputs(question: Resolved, passages: list[Passage]) -> tuple[object, ...]:
     """What a draft depends on besides the library: the question and the passages' spans."""
     return (question.question, question.query, tuple((p.source, p.start, p.end, p.rank) for p in passages))
+
+
+def _answers_too(other: Candidate, best: Candidate) -> bool:
+    """Whether the reader reads ``other`` as answering the question as well (without a reader, or
+    for a sentence it did not read: whether it did not read the best one either)."""
+    if best.reader is None:
+        return True
+    return other.reader is not None and probability(other.reader) >= 0.5
+
+
+def _who_says(source: str, library: Library) -> str:
+    """Who a document's figure is attributed to in a conflict summary: its publisher, else its title."""
+    meta = library.metadata(source)
+    return meta.publisher or (f"“{meta.title}”" if meta.title else "")
+
+
+def _asks(sentence: str) -> bool:
+    """Whether a sentence is itself a question (a rhetorical one answers nothing)."""
+    return sentence.rstrip(" \"'”’)»").endswith("?")
+
+
+def _read_as_answering(other: Candidate, best: Candidate) -> bool:
+    """Whether the reader, where it read both, finds ``other`` about as answering as ``best``."""
+    if other.reader is None or best.reader is None:
+        return other.reader is None and best.reader is None
+    return probability(other.reader) >= WEIGHTS.second_source_ratio * probability(best.reader)
 
 
 def _abstains(assessment: Assessment, best: Candidate, settings: Settings) -> bool:

@@ -43,6 +43,7 @@ class Candidate:
     coverage: float
     bonus: float
     rank: int
+    reader: float | None = None  # the reader's log-odds that the sentence answers (None: not read)
 
     @property
     def confidence(self) -> float:

@@ -146,21 +146,20 @@ def metadata_field(question: str) -> str | None:
 def values(text: str, kind: str | None, focus: set[str] | None = None) -> frozenset[str]:
     """What a sentence says for the kind of question: its quantities, or its dates.
 
-    With ``focus`` (the question's terms), a quantity counts only when one of the three words after
+    A day of the month is never a quantity. With ``focus`` (the question's terms), a quantity counts only when one of the three words after
     it is a focus term or a name ("3,000 North Korean soldiers"), or when it ends the clause:
     "12,000 troops" and "the number at 12,000." are about troops, "13,000 containers" is not.
 
     >>> sorted(values("signed in June 2023, not in March", "when"))
     ['June 2023', 'March']
+    >>> sorted(values("3,000 soldiers by October 3, then 10,000 more", "how_many"))
+    ['10000', '3000']
     >>> sorted(values("3,000 North Korean soldiers and 13,000 containers; the number at 12,000.", "how_many", {"soldier"}))
     ['12000', '3000']
     """
     if kind == "how_many":
         found = set()
         for value in numbers(text):
-            if focus is None:
-                found.add(value)
-                continue
             for match in re.finditer(
                 rf"(?<![\d,]){re.escape(display_value(value))}(?![\d,]\d)|(?<![\d,]){value}(?!\d)", text
             ):
@@ -169,7 +168,8 @@ def values(text: str, kind: str | None, focus: set[str] | None = None) -> frozen
                     continue  # "October 3", "8th October": a day of the month, not a count
                 following = " ".join(after.split()[:3])
                 if (
-                    re.match(r"\s*([.;:!?)]|$)", after)
+                    focus is None
+                    or re.match(r"\s*([.;:!?)]|$)", after)
                     or set(terms(following)) & focus
                     or re.match(r"\s*[A-Z]", after)
                 ):
