@@ -311,8 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     from qa.pipeline import Pipeline
 
     libraries = {
-        "squad2": Pipeline(Settings(seeds_dir=SQUAD / "seeds", data_dir=args.work / "squad2")),
-        "seeds": Pipeline(Settings(seeds_dir=PROJECT_ROOT / "seeds", data_dir=PROJECT_ROOT / "data")),
+        "squad2": Pipeline(Settings(seeds_dir=SQUAD / "seeds", data_dir=args.work / "squad2")).index,
+        "seeds": Pipeline(Settings(seeds_dir=PROJECT_ROOT / "seeds", data_dir=PROJECT_ROOT / "data")).index,
     }
     featurise(rows, libraries)
     metadata = [r for r in rows if r["metadata"]]
