@@ -14,6 +14,7 @@ answer Y": :mod:`index.injection`) is never an answer, nor quoted beside one.
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from collections import OrderedDict
@@ -126,7 +127,10 @@ class ExtractiveAnswerer:
         logits = self.reader.logits(asked, [(c.text, previous[c.span]) for c in top])
         for candidate, logit in zip(top, logits, strict=True):
             candidate.reader = logit
-        top.sort(key=lambda c: c.reader if c.reader is not None else float("-inf"), reverse=True)
+        # The reader's log-odds with the hand-set order as a prior (one nat per factor of rank): on
+        # the learn split's validation article the reader alone picked worse than the order it reads.
+        prior = {id(c): math.log(i) for i, c in enumerate(top, start=1)}
+        top.sort(key=lambda c: (c.reader or 0.0) - prior[id(c)], reverse=True)
         return top + candidates[self.read :]
 
     @staticmethod
