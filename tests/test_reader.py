@@ -110,7 +110,12 @@ def test_the_packaged_reader_tells_an_answer_from_a_sentence_that_shares_its_wor
     """Made-up pairs (no training pair holds them): the answer outscores the lookalike."""
     from qa.reader import load_reader
 
-    reader = load_reader(Settings(_env_file=None).resolved_reader_model)  # type: ignore[call-arg]
+    model_dir = Settings(_env_file=None).resolved_reader_model  # type: ignore[call-arg]
+    if not (model_dir / "model.onnx").is_file():
+        pytest.skip(
+            "no reader model yet: `python -m qa.train_reader export` makes it (docs/models/reader.md)"
+        )
+    reader = load_reader(model_dir)
     cases = [
         (
             "What colour is the lighthouse on Marrow Point?",

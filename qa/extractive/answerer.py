@@ -239,7 +239,7 @@ class ExtractiveAnswerer:
     def _conflict(
         candidates: list[Candidate], kind: str | None, focus: set[str], library: Library
     ) -> Draft | None:
-        """Quote each article's differing figure or date, say that they differ and who says what.
+        """Quote each article's differing figure or date, and say that they differ.
 
         Only sentences that answer the question compete: where the reader read them, those it reads
         as answering it (a count of special forces, or a veto in March, answers another question);
@@ -276,9 +276,7 @@ class ExtractiveAnswerer:
             new = [v for v in sorted(found, key=lambda v: candidate.text.find(v)) if v not in listed]
             listed += new
             if new:
-                who = _who_says(candidate.span.source, library)
-                shown = " and ".join(display_value(v) for v in new)
-                said.append(f"{shown} ({who})" if who else shown)
+                said.append(" and ".join(display_value(v) for v in new))
             spans.append(candidate.span)
         noun = "figures" if kind == "how_many" else "dates"
         summary = f"The sources give different {noun}: {', '.join(said[:-1])} and {said[-1]}."
@@ -336,12 +334,6 @@ def _answers_too(other: Candidate, best: Candidate) -> bool:
     if best.reader is None:
         return True
     return other.reader is not None and probability(other.reader) >= 0.5
-
-
-def _who_says(source: str, library: Library) -> str:
-    """Who a document's figure is attributed to in a conflict summary: its publisher, else its title."""
-    meta = library.metadata(source)
-    return meta.publisher or (f"“{meta.title}”" if meta.title else "")
 
 
 def _asks(sentence: str) -> bool:
