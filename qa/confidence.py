@@ -165,6 +165,26 @@ def unknown_names(question: str, library: Library) -> list[str]:
     return [w for w in sorted(found | numbers(question)) if not library.mentions(w)]
 
 
+UNKNOWN_DECIDES_UP_TO = 12  # content words of a question one unknown name refuses on its own
+UNKNOWN_SHARE_DECIDES = 0.25  # in a longer question, the share of its words the unknown ones must be
+
+
+def unknown_decides(unknown: Sequence[str], question: str) -> bool:
+    """Whether the names of ``question`` no document mentions make it unanswerable: in a short
+    question, any; in a long one ("…and did they pass through X?"), only when they are a good part
+    of it.
+
+    >>> unknown_decides(["Zelenogorsk"], "What happened in Zelenogorsk?")
+    True
+    >>> unknown_decides(["Zelenogorsk"], " ".join(f"word{i}" for i in range(20)) + " Zelenogorsk")
+    False
+    """
+    if not unknown:
+        return False
+    asked = set(terms(question))
+    return len(asked) <= UNKNOWN_DECIDES_UP_TO or len(unknown) / len(asked) >= UNKNOWN_SHARE_DECIDES
+
+
 def features(
     question: Resolved,
     candidates: Sequence[Candidate],
@@ -236,6 +256,8 @@ def assess(
 ) -> Assessment:
     """The model's probability that answering from ``candidates`` is right, with its inputs."""
     unknown = unknown_names(question.question, library)
+    if not unknown_decides(unknown, question.question):
+        unknown = []  # a small part of a long question: the rest of it can still be answered
     values = features(question, candidates, passages, library, unknown)
     settings = library.settings
     model = load_model(settings.resolved_answerability_model)

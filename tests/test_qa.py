@@ -246,3 +246,19 @@ def test_a_rhetorical_question_in_an_article_is_not_an_answer(pipeline: Pipeline
     answer = pipeline.ask("Why is North Korea sending soldiers?")
     assert not answer.refused
     assert not any(s.text.rstrip(" ”’\"')").endswith("?") for s in answer.sentences), answer.text
+
+
+def test_one_unknown_word_of_a_long_question_does_not_refuse_it(pipeline: Pipeline) -> None:
+    # It was: a 754-character question refused with "The articles never mention Vladivostok", while
+    # the closest passages listed under it answered it.
+    question = (
+        "I am trying to understand the deployment as a whole: where in Russia are the North Korean "
+        "troops being trained, what are they expected to do in the war against Ukraine, how many of "
+        "them have been sent according to the intelligence agencies of South Korea, Ukraine and the "
+        "United States, and did any of them pass through Zelenogorsk on the way to the front?"
+    )
+    answer = pipeline.ask(question)
+    assert not answer.refused and "never mention" not in answer.text, answer.text
+    # A short question about the unknown name itself is still refused.
+    short = pipeline.ask("What happened in Zelenogorsk?")
+    assert short.refused and "never mention Zelenogorsk" in short.text, short.text

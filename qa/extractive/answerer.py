@@ -350,7 +350,8 @@ def _read_as_answering(other: Candidate, best: Candidate) -> bool:
 
 def _abstains(assessment: Assessment, best: Candidate, settings: Settings) -> bool:
     """Whether to refuse. Either way, a question that names someone or something (or gives a
-    figure) that no indexed document mentions at all cannot be answered from them."""
+    figure) that no indexed document mentions at all cannot be answered from them (unless that
+    name is a small part of a long question: :func:`qa.confidence.unknown_decides`)."""
     if assessment.unknown:
         return True
     if settings.abstention == "score":  # the previous default, kept to compare against
