@@ -22,7 +22,6 @@ weights, threshold, what it was trained on and its figures); scoring is a dot pr
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -84,7 +83,7 @@ class AnswerabilityModel:
         if calibration != "none":
             fitted = self.calibration(calibration)
             z = fitted.scale * z + fitted.shift
-        return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
+        return probability(z)
 
     def calibration(self, name: str) -> Calibration:
         if name == "none":

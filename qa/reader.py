@@ -47,6 +47,7 @@ class Reader(Protocol):
 
 
 def probability(logit: float) -> float:
+    """The probability of log-odds ``logit`` (the logistic function, safe for any value)."""
     return 1 / (1 + math.exp(-max(-30.0, min(30.0, logit))))
 
 

@@ -41,10 +41,8 @@ from typing import Any
 
 from core.settings import PACKAGED_READER_MODEL, PROJECT_ROOT, Settings
 from qa.reader import MAX_LENGTH
+from qa.train import LEARN_SPLIT, OWN, SQUAD
 
-SQUAD = PROJECT_ROOT / "tests" / "data" / "squad2"
-OWN = PROJECT_ROOT / "tests" / "data" / "dev_questions.jsonl"
-LEARN_SPLIT = "dev"
 WORK = PROJECT_ROOT / "data" / "reader"
 # The learn article kept out of training, to choose the checkpoint and fit the calibration.
 VALIDATION_GROUP = "squad2:Warsaw.txt"

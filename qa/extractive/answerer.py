@@ -129,9 +129,10 @@ class ExtractiveAnswerer:
             candidate.reader = logit
         # The reader's log-odds with the hand-set order as a prior (one nat per factor of rank): on
         # the learn split's validation article the reader alone picked worse than the order it reads.
-        prior = {id(c): math.log(i) for i, c in enumerate(top, start=1)}
-        top.sort(key=lambda c: (c.reader or 0.0) - prior[id(c)], reverse=True)
-        return top + candidates[self.read :]
+        ranked = sorted(
+            enumerate(top, start=1), key=lambda ic: (ic[1].reader or 0.0) - math.log(ic[0]), reverse=True
+        )
+        return [c for _, c in ranked] + candidates[self.read :]
 
     @staticmethod
     def _with_speaker(candidate: Candidate, known: set[str], library: Library) -> DraftSentence:

@@ -146,9 +146,10 @@ def metadata_field(question: str) -> str | None:
 def values(text: str, kind: str | None, focus: set[str] | None = None) -> frozenset[str]:
     """What a sentence says for the kind of question: its quantities, or its dates.
 
-    A day of the month is never a quantity. With ``focus`` (the question's terms), a quantity counts only when one of the three words after
-    it is a focus term or a name ("3,000 North Korean soldiers"), or when it ends the clause:
-    "12,000 troops" and "the number at 12,000." are about troops, "13,000 containers" is not.
+    A day of the month is never a quantity. With ``focus`` (the question's terms), a quantity counts
+    only when one of the three words after it is a focus term or a name ("3,000 North Korean
+    soldiers"), or when it ends the clause: "12,000 troops" and "the number at 12,000." are about
+    troops, "13,000 containers" is not.
 
     >>> sorted(values("signed in June 2023, not in March", "when"))
     ['June 2023', 'March']
